@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine (see README):
+#   make demo   - create the virtualenv and run the main job on the embedded offline default
+#   make test   - create the virtualenv, prepare the sandbox engine, run the test suite
+# Other targets: venv, lint, bench, clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_DIR ?= demo-output
+
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: venv demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (torch CPU wheel is cp311)"'
+	$(PYTHON) -m venv $(VENV)
+	# torch first: the CPU wheel (a plain `torch` requirement would pull the multi-GB CUDA build)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/gorilla-rlaif data info --hub torchhub
+	$(BIN)/gorilla-rlaif data splits --hub torchhub --output-dir $(DEMO_DIR)/splits
+	$(BIN)/gorilla-rlaif data export --hub huggingface --split eval --output $(DEMO_DIR)/huggingface_eval.jsonl
+	$(BIN)/gorilla-rlaif tiny-model --output-dir $(DEMO_DIR)/tiny-model
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

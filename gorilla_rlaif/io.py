@@ -1,0 +1,165 @@
+"""JSON Lines in and out, the way every stage needs it.
+
+Why not `datasets.load_dataset("json")` or pandas here: those either drop the line number of a bad
+record or stop at the first problem with a parser message that does not name the file. Stages
+read user-provided files and must say exactly which line is wrong; long jobs (labeling, execution,
+eval) must append results as they finish and resume after a crash, including a crash in the
+middle of writing a line. That is what this module does, in ~150 lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gorilla_rlaif.errors import DataError
+
+__all__ = [
+    "JsonlAppender",
+    "read_jsonl",
+    "sha256_file",
+    "write_json",
+    "write_jsonl",
+]
+
+
+def _open_bytes(path: Path) -> bytes:
+    import gzip
+
+    if not path.exists():
+        raise DataError("file not found", path=path)
+    if path.is_dir():
+        raise DataError("expected a file, got a directory", path=path)
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    return data
+
+
+def read_jsonl(path: str | Path, *, allow_empty: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield `(line_number, object)` for each non-blank line of a JSON Lines file (`.gz` too).
+
+    Raises `DataError` naming the file and 1-based line for: an empty file, bytes that are not
+    UTF-8, a line that is not valid JSON (e.g. truncated) and a line that is not a JSON object.
+    Blank lines are skipped; line numbers stay physical so they match what an editor shows.
+    """
+    path = Path(path)
+    data = _open_bytes(path)
+    if not data.strip():
+        if allow_empty:
+            return
+        raise DataError("file is empty (expected JSON Lines: one JSON object per line)", path=path)
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                path=path,
+                line=number,
+            ) from None
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            hint = " (truncated line?)" if "Unterminated" in exc.msg or "Expecting" in exc.msg else ""
+            raise DataError(
+                f"invalid JSON: {exc.msg} at column {exc.colno}{hint}", path=path, line=number
+            ) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=number)
+        yield number, obj
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows to `path` atomically (temp file + rename). Returns the number of rows."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write pretty JSON atomically, so a reader never sees half a results file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's content; for `.gz` files, of the decompressed bytes.
+
+    Hashing content (not the container) gives one hash for the same data whether it was read
+    from the Hub, a local plain copy or the bundled gzip.
+    """
+    import gzip
+
+    path = Path(path)
+    h = hashlib.sha256()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class JsonlAppender:
+    """Append rows to a JSON Lines file as they are produced, and resume after a crash.
+
+    On open, rows already in the file are read back (`.rows`, `.keys`), so a restarted job skips
+    the work it has done. A process killed mid-write can leave a last line without its newline:
+    that torn line is cut off (it was never a complete result). Every `append` is flushed, and
+    with `fsync=True` forced to disk, so a result that was reported as written survives a crash.
+    """
+
+    def __init__(self, path: str | Path, *, key: str = "id", fsync: bool = False):
+        self.path = Path(path)
+        self.key = key
+        self.fsync = fsync
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict[str, Any]] = []
+        if self.path.exists():
+            self._truncate_torn_tail()
+            self.rows = [row for _, row in read_jsonl(self.path, allow_empty=True)]
+        self.keys: set[Any] = {row.get(key) for row in self.rows}
+        self._f = self.path.open("a", encoding="utf-8")
+
+    def _truncate_torn_tail(self) -> None:
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            with self.path.open("r+b") as f:
+                f.truncate(cut)
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.keys
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._f.flush()
+        if self.fsync:
+            os.fsync(self._f.fileno())
+        self.rows.append(row)
+        self.keys.add(row.get(self.key))
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
