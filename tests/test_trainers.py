@@ -144,7 +144,7 @@ def test_acceptability_classifier_mode(tmp_path, sft_dir, prefs_dir):
         "mode=classifier",
         f"model={sft_dir}",
         f"dataset.path={prefs_dir}",
-        "num_train_epochs=2",
+        "num_train_epochs=4",
         "learning_rate=1e-3",
         "warmup_steps=0",
     )
@@ -199,7 +199,9 @@ def test_dpo_runs_and_reports_held_out_preference_accuracy(tmp_path, sft_dir, pr
     reloads_and_generates(out)
     assert weights_changed(sft_dir, out) > 0
     test = record(out)["metrics"]["test"]
-    assert test["n"] >= 30 and 0 <= test["preference_accuracy"] <= 1 and math.isfinite(test["loss"])
+    # before training policy == reference, every margin is 0 and the accuracy (strict >) is 0
+    assert test["n"] >= 30 and test["preference_accuracy"] >= 0.7, test
+    assert test["mean_margin"] > 0
 
 
 def test_grpo_with_reward_model_and_format_rewards(tmp_path, sft_dir, rm_dir):
@@ -224,3 +226,40 @@ def test_grpo_with_reward_model_and_format_rewards(tmp_path, sft_dir, rm_dir):
     assert train["rewards/reward_model/mean"]["n"] == 2
     assert math.isfinite(train["reward"]["last"])
     assert 0 <= train["rewards/format/mean"]["last"] <= 1
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_model_path, monkeypatch):
+    from transformers import Trainer
+
+    from gorilla_rlaif.errors import ConfigError
+
+    out = tmp_path / "sft"
+    args = [
+        f"model={tiny_model_path}",
+        "max_steps=4",
+        "save_steps=2",
+        "per_device_train_batch_size=4",
+        "data.max_samples=16",
+        "data.eval_samples=0",
+        "logging_steps=1",
+    ]
+    save = Trainer._save_checkpoint
+
+    def save_then_die(self, model, trial):  # the process is killed right after checkpoint-2
+        save(self, model, trial)
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_trainer("sft", out, *args)
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save)
+    assert (out / "checkpoints" / "checkpoint-2").is_dir() and not (out / PROVENANCE_FILE).exists()
+
+    with pytest.raises(ConfigError, match="different config"):
+        run_trainer("sft", out, *args, "learning_rate=1e-3")
+    run_trainer("sft", out, *args)
+    rec = record(out)
+    assert rec["resumed_from"] == str(out / "checkpoints" / "checkpoint-2")
+    assert [row["step"] for row in rec["log_history"] if "loss" in row] == [1, 2, 3, 4]
+    assert not (out / "checkpoints").exists()
+    reloads_and_generates(out)

@@ -51,8 +51,8 @@ def test_unknown_key_suggests_the_right_one(capsys, tmp_path):
 
 def test_trl_passthrough_is_checked_against_the_trl_config(capsys, tmp_path, tiny_model_path):
     common = ("-o", str(tmp_path / "out"), f"model={tiny_model_path}")
-    err = cli_error(capsys, "sft", *common, "trl.adam_beta=0.8")
-    assert "trl.adam_beta is not a field of SFTConfig" in err and "did you mean 'adam_beta1'" in err
+    err = cli_error(capsys, "sft", *common, "trl.adam_epsiln=1e-6")
+    assert "trl.adam_epsiln is not a field of SFTConfig" in err and "did you mean 'adam_epsilon'" in err
     err = cli_error(capsys, "sft", *common, "trl.learning_rate=0.1")
     assert "set learning_rate=... instead of trl.learning_rate" in err
     assert not (tmp_path / "out").exists()
@@ -95,7 +95,9 @@ def test_model_and_method_errors(capsys, tmp_path, tiny_model_path):
     assert "model directory ./no/such/model does not exist" in cli_error(
         capsys, "sft", *common, "model=./no/such/model"
     )
-    assert "ppo needs reward_model=DIR" in cli_error(capsys, "ppo", *common, f"model={tiny_model_path}")
+    assert "ppo needs reward_model=DIR" in cli_error(
+        capsys, "ppo", *common, f"model={tiny_model_path}", "reward_model=null"
+    )
     err = cli_error(
         capsys,
         "grpo",

@@ -54,6 +54,64 @@ def generate(
     return out
 
 
+def completion_logprobs(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    completions: list[str],
+    *,
+    batch_size: int = 8,
+    max_length: int = 512,
+) -> list[float]:
+    """Sum of log-probabilities of each completion (+ EOS) given its prompt, as DPO scores them.
+
+    Prompt and completion are tokenized separately and concatenated (TRL's DPO does the same), so
+    the boundary between them is exactly where the completion's tokens start. Over `max_length`,
+    the prompt loses its start first, then the completion its end.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    was_training = model.training
+    model.eval()
+    out: list[float] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            pairs = [
+                _fit(
+                    tokenizer(p, add_special_tokens=False)["input_ids"],
+                    tokenizer(c, add_special_tokens=False)["input_ids"] + eos,
+                    max_length,
+                )
+                for p, c in zip(
+                    prompts[start : start + batch_size], completions[start : start + batch_size], strict=True
+                )
+            ]
+            width = max(len(p) + len(c) for p, c in pairs)
+            ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            target = torch.zeros_like(ids, dtype=torch.bool)
+            for i, (p, c) in enumerate(pairs):
+                ids[i, : len(p) + len(c)] = torch.tensor(p + c)
+                mask[i, : len(p) + len(c)] = 1
+                target[i, len(p) : len(p) + len(c)] = True
+            with torch.inference_mode():
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].to(device).unsqueeze(-1))
+            out.extend((logp.squeeze(-1) * target[:, 1:].to(device)).sum(-1).cpu().tolist())
+    finally:
+        model.train(was_training)
+    return out
+
+
+def _fit(prompt: list[int], completion: list[int], max_length: int) -> tuple[list[int], list[int]]:
+    completion = completion[:max_length]
+    keep = max_length - len(completion)
+    return (prompt[-keep:] if keep > 0 else []), completion
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\s+", "", text).replace('"', "'")
 
