@@ -32,13 +32,41 @@ _TRAINER_HELP = {
 }
 
 
+def config_keys(model: type, prefix: str = "", depth: int = 0, values: object = None) -> list[str]:
+    """One line per config key (nested models indented), for `--help`: generated, never stale."""
+    from pydantic import BaseModel
+
+    lines = []
+    for key, field in model.model_fields.items():
+        if values is not None:
+            value = getattr(values, key)
+        elif field.is_required():
+            value = "required"
+        else:
+            value = field.get_default(call_default_factory=True)
+        nested = isinstance(value, BaseModel)
+        text = f"{'  ' * depth}{prefix}{key} = {'...' if nested else value if value == 'required' else repr(value)}"
+        if field.description:
+            text += f"  # {field.description}"
+        lines.append(text)
+        if nested and depth < 2:
+            lines += config_keys(type(value), f"{prefix}{key}.", depth + 1, value)
+    return lines
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    import trainers
+
     sub = parser.add_subparsers(title="trainers", metavar="TRAINER", dest="trainer", required=True)
     for name, help_text in _TRAINER_HELP.items():
+        model = trainers.load_trainer(name).CONFIG
         p = sub.add_parser(
             name,
             help=help_text,
             description=f"{help_text}. Presets: trainers/configs/{name}_{{tiny,paper}}.yaml.",
+            epilog="config keys (class defaults; presets override them):\n  "
+            + "\n  ".join(config_keys(model)),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.add_argument("--config", "-c", help="YAML config file (keys of the trainer's config)")
         p.add_argument(

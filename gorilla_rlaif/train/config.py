@@ -186,7 +186,11 @@ RewardSpec = Annotated[RewardModelSpec | FormatSpec | ExecutionSpec, Field(discr
 class GRPORunConfig(TrainConfig):
     """GRPO with AI-feedback, execution or combined rewards (a weighted sum, TRL's `reward_weights`)."""
 
-    rewards: list[RewardSpec] = Field(..., min_length=1)
+    rewards: list[RewardSpec] = Field(
+        ...,
+        min_length=1,
+        description="[{kind: reward_model, path: DIR}, {kind: execution}, {kind: format}], each with a weight",
+    )
     data: ApiBenchPrompts = Field(default_factory=lambda: ApiBenchPrompts(stage="rl"))
     num_generations: int = Field(4, ge=2, description="completions per prompt (the group)")
     max_completion_length: int = Field(128, ge=1)

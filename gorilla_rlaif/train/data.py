@@ -105,6 +105,8 @@ def load_preference_data(spec: PreferenceData, columns: tuple[str, ...]) -> Trai
     }
     if local.is_dir():
         provenance["files_sha256"] = _local_files_hash(local)
+    elif out["train"].cache_files:  # a Hub dataset: the cache path names the resolved commit
+        provenance["cache_dir"] = str(Path(out["train"].cache_files[0]["filename"]).parent)
     return TrainData(train=out["train"], test=out.get("test"), provenance=provenance)
 
 

@@ -193,6 +193,9 @@ class TrainRun:
         return stable_hash(data)
 
     def _prepare_output_dir(self) -> None:
+        from accelerate import PartialState
+
+        main_process = PartialState().is_main_process  # under `accelerate launch`, one process writes
         out = self.output_dir
         if out.exists() and not out.is_dir():
             raise ConfigError(f"output_dir {out} is a file")
@@ -201,7 +204,7 @@ class TrainRun:
                 f"{out} already holds a finished training run ({PROVENANCE_FILE}); "
                 "choose another output_dir or set overwrite=true"
             )
-        if self.config.overwrite:
+        if self.config.overwrite and main_process:
             (out / PROVENANCE_FILE).unlink(missing_ok=True)
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
         latest = _latest_checkpoint(self.checkpoint_dir) if self.checkpoint_dir.is_dir() else None
@@ -214,9 +217,10 @@ class TrainRun:
                 )
             self.resume_from = str(latest)
             log.info("resuming from %s", latest)
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        (self.checkpoint_dir / _CONFIG_HASH_FILE).write_text(self.config_hash + "\n")
-        dump_config(self.config, out / CONFIG_FILE)
+        if main_process:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            (self.checkpoint_dir / _CONFIG_HASH_FILE).write_text(self.config_hash + "\n")
+            dump_config(self.config, out / CONFIG_FILE)
 
     def finish(
         self,
@@ -230,6 +234,9 @@ class TrainRun:
         trainer.save_model(str(self.output_dir))
         if not trainer.is_world_process_zero():
             return self.output_dir
+        model_input = self.inputs.get("model")
+        if isinstance(model_input, dict) and "files_sha256" not in model_input:  # a Hub model
+            model_input["commit"] = getattr(trainer.model.config, "_commit_hash", None)
         tokenizer.save_pretrained(str(self.output_dir))
         log_history = list(trainer.state.log_history)
         record = provenance(
