@@ -263,3 +263,29 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_mode
     assert [row["step"] for row in rec["log_history"] if "loss" in row] == [1, 2, 3, 4]
     assert not (out / "checkpoints").exists()
     reloads_and_generates(out)
+
+
+def test_data_parallel_run_with_two_processes_writes_one_run(tmp_path, tiny_model_path):
+    """Data-parallel training as on a multi-GPU node, here as 2 CPU processes (gloo).
+
+    `accelerate launch --cpu` always starts a single process, so the CPU stand-in for
+    `accelerate launch --multi_gpu` is torchrun (which accelerate itself uses on GPUs).
+    """
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "sft-ddp"
+    launch = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "-m", "trainers.sft"]
+    launch += ["-o", str(out), f"model={tiny_model_path}", "device=cpu", "precision=fp32", "max_steps=2"]
+    launch += ["per_device_train_batch_size=8", "data.max_samples=16", "data.eval_samples=2"]
+    launch += ["eval_max_new_tokens=8", "logging_steps=1"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(launch, cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rec = record(out)
+    # 16 examples, 8 per process, 2 processes: one step is one epoch (half an epoch with one process)
+    assert rec["log_history"][-1]["epoch"] == pytest.approx(2.0)
+    assert proc.stderr.count("saved sft model") == 1  # only the main process writes
+    reloads_and_generates(out)
