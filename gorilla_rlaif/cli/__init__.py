@@ -21,6 +21,7 @@ from gorilla_rlaif.errors import GorillaRlaifError
 RLAIF_COMMANDS: dict[str, str] = {
     "data": "gorilla_rlaif.cli.data",
     "tiny-model": "gorilla_rlaif.cli.tiny_model",
+    "train": "gorilla_rlaif.cli.train",
 }
 
 BENCH_COMMANDS: dict[str, str] = {}
