@@ -106,6 +106,17 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[dict[str, A
     return rows
 
 
+def _source_data(prompts: str | Path) -> dict[str, Any] | None:
+    """The APIBench files behind a prompts file made by `gorilla-rlaif data splits` (its manifest)."""
+    manifest = Path(prompts).parent / "manifest.json"
+    if not manifest.exists():
+        return None
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("inputs")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+
+
 def batch_seed(seed: int, first_prompt_id: str) -> int:
     return int(stable_hash([seed, first_prompt_id]), 16) % (2**31 - 1)
 
@@ -138,6 +149,7 @@ def generate_candidates(
     meta = provenance(
         config,
         inputs=inputs,
+        source_data=_source_data(config.prompts),
         stage="generate",
         generation_config_hash=config_hash,
         generator=generator.describe() if generator else (previous or {}).get("generator"),
