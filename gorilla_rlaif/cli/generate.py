@@ -18,7 +18,9 @@ HELP = "sample K candidate completions per prompt (transformers, batched, seeded
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="local path or model id of a causal LM")
-    parser.add_argument("--prompts", required=True, help="JSONL of prompts (rows with id + prompt or instruction)")
+    parser.add_argument(
+        "--prompts", required=True, help="JSONL of prompts (rows with id + prompt or instruction)"
+    )
     parser.add_argument("--output", "-o", required=True, help="candidates JSONL (appended to / resumed)")
     parser.add_argument("--num-candidates", "-k", type=int, default=4)
     parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (then -k 1)")

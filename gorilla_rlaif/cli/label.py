@@ -26,7 +26,9 @@ def _price(text: str):
     try:
         prompt, completion = (float(x) for x in numbers.split(","))
     except ValueError:
-        raise ConfigError(f"--price {text!r}: expected MODEL=INPUT,OUTPUT in USD per million tokens") from None
+        raise ConfigError(
+            f"--price {text!r}: expected MODEL=INPUT,OUTPUT in USD per million tokens"
+        ) from None
     return model.strip(), Price(input=prompt, output=completion)
 
 
@@ -47,8 +49,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     api.add_argument("--tpm", type=float, help="tokens per minute limit")
     api.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     api.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts")
-    api.add_argument("--max-malformed-retries", type=int, default=2, help="re-asks after an unreadable answer")
-    api.add_argument("--retry-failed", action="store_true", help="re-ask rows and requests that failed before")
+    api.add_argument(
+        "--max-malformed-retries", type=int, default=2, help="re-asks after an unreadable answer"
+    )
+    api.add_argument(
+        "--retry-failed", action="store_true", help="re-ask rows and requests that failed before"
+    )
     api.add_argument("--top-logprobs", type=int, default=5)
     api.add_argument("--response-format", choices=("json_schema", "json_object"), default="json_schema")
     api.add_argument(
@@ -100,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
     except ValidationError as exc:
-        raise ConfigError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        raise ConfigError(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
     summary = label(config, progress=not args.no_progress)
     run_totals = summary.get("run") or {}
     cost = summary["cost_usd"]
@@ -116,5 +124,7 @@ def run(args: argparse.Namespace) -> int:
     for reason, n in summary["failure_reasons"].items():
         print(f"  failed x{n}: {reason}")
     if summary["failed"]:
-        print(f"{summary['failed']} row(s) failed (reasons above, kept in the output): re-run with --retry-failed")
+        print(
+            f"{summary['failed']} row(s) failed (reasons above, kept in the output): re-run with --retry-failed"
+        )
     return 0

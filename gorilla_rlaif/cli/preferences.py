@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     except ValidationError as exc:
-        raise ConfigError("; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors())) from None
+        raise ConfigError(
+            "; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors())
+        ) from None
     record = build_dataset(config)
-    counts = ", ".join(
-        f"{name} {c['train']}/{c['test']}" for name, c in record["counts"].items()
-    )
+    counts = ", ".join(f"{name} {c['train']}/{c['test']}" for name, c in record["counts"].items())
     print(f"wrote {args.output_dir} v{config.version}: {counts} (train/test rows)")
     if args.push_to_hub:
         pushed = push_dataset(args.output_dir, args.push_to_hub, config.version, private=args.private)

@@ -42,7 +42,16 @@ from gorilla_rlaif.errors import ConfigError
 from gorilla_rlaif.judge.base import Judge, JudgeConfig, JudgeItem, Judgment, OnResult
 from gorilla_rlaif.judge.rubric import Rubric
 
-CHECKS = ("imports", "syntax", "undefined_names", "bug_free", "complete", "api_exists", "api_fits", "arguments")
+CHECKS = (
+    "imports",
+    "syntax",
+    "undefined_names",
+    "bug_free",
+    "complete",
+    "api_exists",
+    "api_fits",
+    "arguments",
+)
 
 # pyflakes messages that are style, not bugs: code with only these runs as intended.
 STYLE_MESSAGES = {
@@ -61,11 +70,44 @@ COMMON_IMPORTS = {
     "torch", "torchvision", "torchaudio", "transforms", "nn", "F", "tf", "tensorflow", "hub", "tensorflow_hub",
     "keras", "np", "numpy", "pd", "pandas", "plt", "matplotlib", "PIL", "Image", "requests", "transformers",
     "datasets", "load_dataset", "pipeline", "cv2", "os", "io", "json", "urllib", "BytesIO", "sf", "soundfile",
-    "librosa", "scipy", "sklearn", "math", "random", "re", "sys", "time", "torchaudio", "tokenizers",
+    "librosa", "scipy", "sklearn", "math", "random", "re", "sys", "time", "tokenizers",
 }  # fmt: skip
 PLACEHOLDER = re.compile(r"TODO|FIXME|<\s*your[^>]*>|\byour_code_here\b|^\s*\.\.\.\s*$", re.I | re.M)
 _WORDS = re.compile(r"[a-z][a-z0-9]+")
-_STOP = set("a an and the to of for in on with that this is are be i me my we our you your it its can from by as at or".split())
+_STOP = set(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "to",
+        "of",
+        "for",
+        "in",
+        "on",
+        "with",
+        "that",
+        "this",
+        "is",
+        "are",
+        "be",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "it",
+        "its",
+        "can",
+        "from",
+        "by",
+        "as",
+        "at",
+        "or",
+    ]
+)
 
 
 @dataclass
@@ -125,7 +167,9 @@ def _regex_names(code: str) -> tuple[list[str], list[str]]:
     for m in _DEFINED.finditer(code):
         for group in m.groups():
             if group:
-                defined.update(p.strip().split(" as ")[-1].split(".")[0] for p in group.split(",") if p.strip())
+                defined.update(
+                    p.strip().split(" as ")[-1].split(".")[0] for p in group.split(",") if p.strip()
+                )
     calls = [m.group(1) for m in _CALL.finditer(code)]
     used = {c.split(".")[0] for c in calls} | set(re.findall(r"\b([A-Za-z_]\w*)\.\w", code))
     strings = set(re.findall(r"['\"]([^'\"]*)['\"]", code))
@@ -149,14 +193,20 @@ def analyze(completion: str, known_imports: set[str]) -> CodeFacts:
         tree = ast.parse(code)
         compile(tree, "<candidate>", "exec")
     except (SyntaxError, ValueError) as exc:
-        facts.syntax_error = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
+        facts.syntax_error = (
+            f"{type(exc).__name__}: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
+        )
         undefined, facts.calls = _regex_names(code)
         facts.undefined = undefined
     else:
-        facts.calls = [name for node in ast.walk(tree) if isinstance(node, ast.Call) if (name := _dotted(node.func))]
+        facts.calls = [
+            name for node in ast.walk(tree) if isinstance(node, ast.Call) if (name := _dotted(node.func))
+        ]
         result = checker.Checker(tree, filename="<candidate>")
         attribute_bases = {
-            node.value.id for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            node.value.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
         }
         for message in result.messages:
             kind = type(message).__name__
@@ -168,7 +218,11 @@ def analyze(completion: str, known_imports: set[str]) -> CodeFacts:
                 facts.bugs.append(f"line {message.lineno}: {message.message % message.message_args}")
         known_imports = known_imports | attribute_bases
     facts.import_like = sorted(
-        {n for n in facts.undefined if n in known_imports or n in COMMON_IMPORTS or (n[:1].isupper() and n[1:2].islower())}
+        {
+            n
+            for n in facts.undefined
+            if n in known_imports or n in COMMON_IMPORTS or (n[:1].isupper() and n[1:2].islower())
+        }
     )
     return facts
 
@@ -288,9 +342,13 @@ class RulesJudge(Judge):
         truth = {
             "imports": not facts.import_like,
             "syntax": facts.parses,
-            "undefined_names": bool(set(facts.undefined) - set(facts.import_like)) or bool(facts.undefined_locals),
+            "undefined_names": bool(set(facts.undefined) - set(facts.import_like))
+            or bool(facts.undefined_locals),
             "bug_free": facts.parses and not facts.bugs,
-            "complete": not missing_sections and bool(facts.calls) and calls_api(facts) and not facts.placeholders,
+            "complete": not missing_sections
+            and bool(facts.calls)
+            and calls_api(facts)
+            and not facts.placeholders,
             "api_exists": matched is not None,
             "api_fits": fits,
             "arguments": arguments,
@@ -311,7 +369,9 @@ class RulesJudge(Judge):
         for i, item in enumerate(items):
             truth, evidence = self.check(item)
             answers = {qid: "yes" if truth[qid] else "no" for qid in self.rubric.ids}
-            judgment = Judgment(answers=answers, p_yes=dict.fromkeys(self.rubric.ids), raw={"evidence": evidence})
+            judgment = Judgment(
+                answers=answers, p_yes=dict.fromkeys(self.rubric.ids), raw={"evidence": evidence}
+            )
             out.append(judgment)
             if on_result is not None:
                 on_result(i, judgment)

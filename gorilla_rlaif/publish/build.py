@@ -121,7 +121,11 @@ def read_feedback(paths: list[str]) -> tuple[list[dict[str, Any]], list[dict[str
 def _validate_row(path: str, line: int, row: dict[str, Any]) -> None:
     for name in ("id", "prompt_id", "prompt", "completion", "status", "answers"):
         if name not in row:
-            raise _bad(path, line, f"feedback row is missing {name!r} (is this a file written by `gorilla-rlaif label`?)")
+            raise _bad(
+                path,
+                line,
+                f"feedback row is missing {name!r} (is this a file written by `gorilla-rlaif label`?)",
+            )
     for name in ("prompt", "completion", "prompt_id"):
         if not isinstance(row[name], str):
             raise _bad(path, line, f"field {name!r} must be a string, got {type(row[name]).__name__}")
@@ -307,7 +311,9 @@ def build_tables(
         )
     for prompt_id in sorted(by_prompt, key=str):
         split = assignment[prompt_id]
-        tables["preferences"][split].extend(preference_pairs(by_prompt[prompt_id], config.pairing, config.margin))
+        tables["preferences"][split].extend(
+            preference_pairs(by_prompt[prompt_id], config.pairing, config.margin)
+        )
     return tables, question_ids, assignment
 
 
@@ -358,7 +364,8 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
             "max_score": rows[0].get("max_score", len(question_ids)),
             "label_rate": round(sum(r["score"] >= config.threshold for r in ok) / len(ok), 4) if ok else None,
             "answer_yes_rate": {
-                q: round(sum(r["answers"][q] == "yes" for r in ok) / len(ok), 4) if ok else None for q in question_ids
+                q: round(sum(r["answers"][q] == "yes" for r in ok) / len(ok), 4) if ok else None
+                for q in question_ids
             },
             "cost_usd": _total_cost(rows),
         }
@@ -374,7 +381,9 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
         )
         write_json(tmp / "provenance.json", record)
         score_histogram_png(stats["score_histogram"], stats["max_score"], tmp / "score_histogram.png")
-        (tmp / "README.md").write_text(render_card(config, record, rows, configs_yaml_block()), encoding="utf-8")
+        (tmp / "README.md").write_text(
+            render_card(config, record, rows, configs_yaml_block()), encoding="utf-8"
+        )
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

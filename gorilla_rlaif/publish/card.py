@@ -29,7 +29,12 @@ def _template_text() -> str:
 
 
 def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
         if n < limit:
             return name
     return "n>1M"
@@ -41,7 +46,9 @@ def _short(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_card(config: Any, record: dict[str, Any], rows: list[dict[str, Any]], configs_block: list[dict[str, Any]]) -> str:
+def render_card(
+    config: Any, record: dict[str, Any], rows: list[dict[str, Any]], configs_block: list[dict[str, Any]]
+) -> str:
     import jinja2
 
     from gorilla_rlaif.judge.rubric import Rubric
@@ -54,7 +61,10 @@ def render_card(config: Any, record: dict[str, Any], rows: list[dict[str, Any]],
     rubric = Rubric.model_validate(rubric_data) if rubric_data else None
     question_ids = list(rows[0]["answers"])
     if rubric is None:  # feedback without its meta file: questions by id only
-        questions = [{"id": q, "text": "(rubric text not available: feedback .meta.json missing)", "desirable": "?"} for q in question_ids]
+        questions = [
+            {"id": q, "text": "(rubric text not available: feedback .meta.json missing)", "desirable": "?"}
+            for q in question_ids
+        ]
         rubric_info = {"name": judge.get("rubric", "?"), "version": judge.get("rubric_version", "?")}
         rubric_yaml, rubric_hash = "# not available", str(judge.get("rubric_hash", "?"))
     else:
@@ -68,7 +78,10 @@ def render_card(config: Any, record: dict[str, Any], rows: list[dict[str, Any]],
     generator_model = gen_config.get("model") or "an unrecorded model (candidates had no .meta.json)"
     source = generation.get("source_data") or {}
     source_text = (
-        "; ".join(f"{name}: {info.get('file', '')} sha256 `{str(info.get('sha256', ''))[:16]}`" for name, info in source.items())
+        "; ".join(
+            f"{name}: {info.get('file', '')} sha256 `{str(info.get('sha256', ''))[:16]}`"
+            for name, info in source.items()
+        )
         if source
         else "not recorded"
     )
@@ -109,7 +122,9 @@ def render_card(config: Any, record: dict[str, Any], rows: list[dict[str, Any]],
         "stats": stats,
         "yes_rate": stats.get("answer_yes_rate") or {},
         "histogram": histogram,
-        "cost": f"${cost:.4f} (list prices at labeling time)" if cost is not None else "unknown (no price for the judge model, or a local judge)",
+        "cost": f"${cost:.4f} (list prices at labeling time)"
+        if cost is not None
+        else "unknown (no price for the judge model, or a local judge)",
         "source_data": source_text,
         "prompts_file": _short(prompts) if prompts else "not recorded",
         "generation_config": _short(gen_config) if gen_config else "not recorded",
@@ -133,7 +148,9 @@ def _example_pair(record: dict[str, Any], rows: list[dict[str, Any]]) -> str | N
     for prompt_id in sorted(by_prompt, key=str):
         pairs = preference_pairs(by_prompt[prompt_id], pairing, margin)
         if pairs:
-            pair = {k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v) for k, v in pairs[0].items()}
+            pair = {
+                k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v) for k, v in pairs[0].items()
+            }
             return json.dumps(pair, indent=2, ensure_ascii=False)
     return None
 

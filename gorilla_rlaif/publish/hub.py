@@ -54,10 +54,12 @@ def push_dataset(
             commit_description="Built with gorilla-rlaif (see provenance.json).",
             delete_patterns=["preferences/*", "binary/*", "feedback/*"],
         )
-        api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type="dataset", tag_message=f"Release {tag}")
+        api.create_tag(
+            repo_id, tag=tag, revision=commit.oid, repo_type="dataset", tag_message=f"Release {tag}"
+        )
     except OfflineModeIsEnabled:
         raise GorillaRlaifError("HF_HUB_OFFLINE is set: unset it to push to the Hub") from None
-    except HfHubHTTPError as exc:
+    except (HfHubHTTPError, ValueError) as exc:  # ValueError: the Hub rejected the card's metadata
         raise GorillaRlaifError(redact(f"pushing to {repo_id} failed: {exc}", secrets)) from None
     log.info("pushed %s as %s (commit %s)", repo_id, tag, commit.oid)
     return {"repo_id": repo_id, "url": str(url), "commit": commit.oid, "tag": tag}

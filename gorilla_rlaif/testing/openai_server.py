@@ -5,14 +5,14 @@ so connection handling, timeouts, status codes and retries run exactly as agains
 What it answers is a deterministic function of the request, so tests can assert numbers:
 
 - per-question requests (no `response_format`): the answer is "yes" when `policy(text) >= 0.5`,
-  where `text` is the last user message; with `logprobs=true` the answer token carries
+  where `text` is the first user message (so a corrective re-ask gets the same answer); with `logprobs=true` the answer token carries
   `top_logprobs` for "yes" (log p) and "no" (log 1-p).
 - rubric requests (`response_format` of type `json_schema`): a JSON object with one "yes"/"no"
   per property of the schema, each decided by `policy(property + "\\n" + text)`; with
   `logprobs=true` the value tokens carry `top_logprobs` the same way.
 
-Faults are injected per request, in order, optionally only for requests whose text contains a
-substring: `429` (with `Retry-After`), `500`, `hang` (holds the request past the client's
+Faults are injected per request, in order, optionally only for requests whose messages contain
+a substring: `429` (with `Retry-After`), `500`, `hang` (holds the request past the client's
 timeout), `garbage` (a 200 whose body is not JSON), `malformed` (a valid completion whose answer
 is unreadable), `echo_auth` (a 500 whose body echoes the Authorization header, to test that
 credentials never leak into our rows and logs). `latency` adds a fixed delay to every request.
@@ -57,8 +57,9 @@ def request_key(body: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
 
 
-def last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
+def question_text(body: dict[str, Any]) -> str:
+    """The first user message: what is being asked (a corrective re-ask keeps the same question)."""
+    for message in body.get("messages") or []:
         if message.get("role") == "user":
             content = message.get("content")
             if isinstance(content, list):
@@ -274,7 +275,7 @@ class OpenAITestServer:
 
     def _handle(self, handler: _Handler, body: dict[str, Any]) -> None:
         key = request_key(body)
-        text = last_user_text(body)
+        text = question_text(body)
         with self._lock:
             self.received[key] += 1
             self.in_flight += 1
@@ -288,7 +289,7 @@ class OpenAITestServer:
     def _respond(self, handler: _Handler, body: dict[str, Any], key: str, text: str) -> None:
         if self.latency:
             time.sleep(self.latency)
-        fault = self._take_fault(text)
+        fault = self._take_fault(json.dumps(body.get("messages"), ensure_ascii=False))
         if fault is not None and fault.kind != "malformed":
             self._count_status(fault.kind)
             if fault.kind == "429":
