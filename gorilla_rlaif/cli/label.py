@@ -112,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
     summary = label(config, progress=not args.no_progress)
     run_totals = summary.get("run") or {}
     cost = summary["cost_usd"]
+    cost_text = f"${cost:.4f}" if cost is not None else "unknown"
     print(
         f"wrote {args.output}: {summary['ok']} judged, {summary['failed']} failed, mean score "
-        f"{summary['mean_score']}, cost {'$%.4f' % cost if cost is not None else 'unknown'}"
+        f"{summary['mean_score']}, cost {cost_text}"
         + (
             f" (this run: {run_totals.get('requests_sent', 0)} requests sent, {run_totals.get('cached', 0)} from cache)"
             if run_totals
