@@ -9,7 +9,13 @@ from pydantic import ValidationError
 
 from gorilla_rlaif.cli import rlaif_main
 from gorilla_rlaif.errors import ConfigError, DataError
-from gorilla_rlaif.generate import CandidatesConfig, GenerationConfig, generate_candidates, make_generator, read_prompts
+from gorilla_rlaif.generate import (
+    CandidatesConfig,
+    GenerationConfig,
+    generate_candidates,
+    make_generator,
+    read_prompts,
+)
 from gorilla_rlaif.io import read_jsonl, write_jsonl
 from tests.helpers.candidates import gold_records
 from tests.helpers.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
@@ -24,7 +30,9 @@ def prompts_file(tmp_path):
 
 def config(prompts_file, output, model, **gen):
     base = {"model": str(model), "num_candidates": 4, "max_new_tokens": 24, "batch_size": 2, "seed": 3}
-    return CandidatesConfig(prompts=str(prompts_file), output=str(output), generation=GenerationConfig(**{**base, **gen}))
+    return CandidatesConfig(
+        prompts=str(prompts_file), output=str(output), generation=GenerationConfig(**{**base, **gen})
+    )
 
 
 def rows_of(path):
@@ -70,7 +78,9 @@ def test_samples_k_candidates_per_prompt_and_records_the_config(prompts_file, tm
     assert len(meta["inputs"]["prompts"]["sha256"]) == 64 and meta["generator"]["weights_sha256"]
 
 
-def test_same_seed_same_candidates_and_resume_regenerates_only_missing_batches(prompts_file, tmp_path, tiny_model_path):
+def test_same_seed_same_candidates_and_resume_regenerates_only_missing_batches(
+    prompts_file, tmp_path, tiny_model_path
+):
     full = tmp_path / "full.jsonl"
     generate_candidates(config(prompts_file, full, tiny_model_path), progress=False)
     again = tmp_path / "again.jsonl"
@@ -101,7 +111,9 @@ def test_exact_duplicates_are_dropped(prompts_file, tmp_path, tiny_model_path):
     counts = generate_candidates(config(prompts_file, out, tiny_model_path, top_k=1), progress=False)
     assert counts["candidates"] == 5 and counts["duplicates_dropped_this_run"] == 15
     out2 = tmp_path / "nodedup.jsonl"
-    counts = generate_candidates(config(prompts_file, out2, tiny_model_path, top_k=1, dedup=False), progress=False)
+    counts = generate_candidates(
+        config(prompts_file, out2, tiny_model_path, top_k=1, dedup=False), progress=False
+    )
     assert counts["candidates"] == 20
 
 
@@ -145,4 +157,16 @@ def test_cli(prompts_file, tmp_path, tiny_model_path, capsys):
     assert code == 0
     assert "candidates for 3 prompts" in capsys.readouterr().out
     assert len({r["prompt_id"] for r in rows_of(out)}) == 3
-    assert rlaif_main(["generate", "nope/missing-model", "--prompts", str(prompts_file), "-o", str(tmp_path / "x.jsonl")]) == 2
+    assert (
+        rlaif_main(
+            [
+                "generate",
+                "nope/missing-model",
+                "--prompts",
+                str(prompts_file),
+                "-o",
+                str(tmp_path / "x.jsonl"),
+            ]
+        )
+        == 2
+    )

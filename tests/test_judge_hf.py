@@ -35,7 +35,9 @@ def test_label_with_the_hf_judge(tmp_path, tiny_model_path):
             p = row["p_yes"][q.id]
             assert 0 < p < 1 and row["answers"][q.id] == ("yes" if p >= 0.5 else "no")
         assert row["score"] == RUBRIC.score(row["answers"])
-        expected = sum(row["p_yes"][q.id] if q.desirable == "yes" else 1 - row["p_yes"][q.id] for q in RUBRIC.questions)
+        expected = sum(
+            row["p_yes"][q.id] if q.desirable == "yes" else 1 - row["p_yes"][q.id] for q in RUBRIC.questions
+        )
         assert row["weighted_score"] == pytest.approx(expected, abs=1e-5)
         assert row["judge"]["backend"] == "hf" and row["cost_usd"] is None
 
@@ -43,7 +45,11 @@ def test_label_with_the_hf_judge(tmp_path, tiny_model_path):
 def test_probabilities_do_not_depend_on_batching(judge):
     items = [
         JudgeItem(id="a", instruction="Load a depth model.", completion=" <<<code>>>: import torch"),
-        JudgeItem(id="b", instruction="Classify images of cats and dogs with a pretrained network from the hub.", completion=" x" * 40),
+        JudgeItem(
+            id="b",
+            instruction="Classify images of cats and dogs with a pretrained network from the hub.",
+            completion=" x" * 40,
+        ),
     ]
     prompts = [judge.prompt(item, q) for item in items for q in range(3)]
     batched, _ = judge.p_yes(prompts)

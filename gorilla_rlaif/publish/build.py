@@ -317,19 +317,42 @@ def build_tables(
     return tables, question_ids, assignment
 
 
-def configs_yaml_block() -> list[dict[str, Any]]:
-    return [
-        {
-            "config_name": name,
-            "data_files": [{"split": split, "path": f"{name}/{split}-*"} for split in SPLITS],
-            **({"default": True} if name == "preferences" else {}),
-        }
-        for name in CONFIGS
-    ]
+def content_hash(files: dict[str, str], name: str) -> str:
+    """SHA-256 over the sha256 of a config's parquet files."""
+    import hashlib
+
+    blob = "".join(f"{path}:{sha}\n" for path, sha in sorted(files.items()) if path.startswith(f"{name}/"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def configs_yaml_block(files: dict[str, str], version: str) -> list[dict[str, Any]]:
+    """The README `configs:` block, listing the splits that have rows (`datasets` cannot load an
+    empty parquet split) and the configs that have any.
+
+    Each config's `description` carries its content hash: for a local directory, `datasets` keys
+    its cache only by the directory name and this block (not by file contents), so without it,
+    loading a rebuilt directory returned the previous build's rows (seen in our tests). The hash
+    makes every distinct content a distinct cache entry."""
+    block = []
+    for name in CONFIGS:
+        splits = [split for split in SPLITS if f"{name}/{SHARD.format(split=split)}" in files]
+        if not splits:
+            continue
+        block.append(
+            {
+                "config_name": name,
+                "data_files": [{"split": split, "path": f"{name}/{split}-*"} for split in splits],
+                "description": f"v{version}, content sha256 {content_hash(files, name)[:16]}",
+            }
+        )
+    if block:
+        block[0]["default"] = True
+    return block
 
 
 def build_dataset(config: PublishConfig) -> dict[str, Any]:
     """Write the dataset directory; return its provenance (counts, hashes, config)."""
+    import pyarrow.parquet as pq
     from datasets import Dataset
 
     from gorilla_rlaif.publish.card import render_card, score_histogram_png
@@ -348,8 +371,13 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
         for name in CONFIGS:
             (tmp / name).mkdir()
             for split in SPLITS:
+                if not tables[name][split]:
+                    log.warning("%s/%s has no rows: left out of the dataset", name, split)
+                    continue
                 path = tmp / name / SHARD.format(split=split)
-                Dataset.from_list(tables[name][split], features=features[name]).to_parquet(str(path))
+                pq.write_table(
+                    Dataset.from_list(tables[name][split], features=features[name]).data.table, path
+                )
                 files[f"{name}/{path.name}"] = sha256_file(path)
         counts = {name: {split: len(tables[name][split]) for split in SPLITS} for name in CONFIGS}
         ok = [r for r in rows if r["status"] == "ok"]
@@ -382,7 +410,7 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
         write_json(tmp / "provenance.json", record)
         score_histogram_png(stats["score_histogram"], stats["max_score"], tmp / "score_histogram.png")
         (tmp / "README.md").write_text(
-            render_card(config, record, rows, configs_yaml_block()), encoding="utf-8"
+            render_card(config, record, rows, configs_yaml_block(files, config.version)), encoding="utf-8"
         )
         if out.exists():
             shutil.rmtree(out)

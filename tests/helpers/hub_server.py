@@ -29,6 +29,7 @@ class HubStandIn:
         self.requests: list[tuple[str, str]] = []
         self.auth_headers: list[str] = []
         self.validated_yaml: list[str] = []
+        self.auth_by_request: list[tuple[str, str, bool]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -91,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
         self.hub.auth_headers.append(auth)
+        self.hub.auth_by_request.append((self.command, self.path, bool(auth)))
         if self.hub.token is not None and auth != f"Bearer {self.hub.token}":
             self._error(401, "Invalid credentials in Authorization header")
             return False
