@@ -234,7 +234,7 @@ def test_existing_directory_and_bad_version_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="--overwrite"):
         build_dataset(publish_config(tmp_path))
     build_dataset(publish_config(tmp_path, version="0.1.1", overwrite=True))
-    with pytest.raises(ValueError, match="MAJOR.MINOR.PATCH"):
+    with pytest.raises(ValueError, match=r"MAJOR\.MINOR\.PATCH"):
         publish_config(tmp_path, version="1.0")
 
 
