@@ -405,3 +405,25 @@ class OpenAITestServer:
         p = self.policy(text)
         answer = "yes" if p >= 0.5 else "no"
         return answer, ([_token(answer, p, top)] if want_logprobs else None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m gorilla_rlaif.testing.openai_server --latency 0.2`: serve in the foreground and
+    print `PORT <n>` once listening (benchmarks run it in its own process, away from the client's GIL)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    args = parser.parse_args(argv)
+    server = OpenAITestServer(latency=args.latency, port=args.port).start()
+    print(f"PORT {server.port}", flush=True)
+    try:
+        sys.stdin.read()  # serve until stdin closes (the parent exits or closes the pipe)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
