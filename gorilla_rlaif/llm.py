@@ -35,7 +35,6 @@ import os
 import random
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -652,6 +651,3 @@ def run_sync(coro) -> Any:
         "called from inside a running event loop (e.g. Jupyter): use the async API (`await judge.ajudge(...)`)"
     )
 
-
-def elapsed(start: float) -> float:
-    return time.perf_counter() - start

@@ -148,6 +148,8 @@ def feedback_row(
 
 def _check_compatible(config: LabelConfig, settings_hash: str, existing: list[dict[str, Any]]) -> None:
     previous = None
+    if not existing:
+        return
     if config.meta_path.exists():
         previous = json.loads(config.meta_path.read_text(encoding="utf-8")).get("judge_settings_hash")
     elif existing:
