@@ -650,4 +650,3 @@ def run_sync(coro) -> Any:
     raise GorillaRlaifError(
         "called from inside a running event loop (e.g. Jupyter): use the async API (`await judge.ajudge(...)`)"
     )
-

@@ -12,7 +12,9 @@ from gorilla_rlaif.judge.rules import analyze, callee, calls_api, known_import_n
 RUBRIC = load_rubric()
 
 
-def completion(code: str, api_call: str = "pipeline('image-classification', model='google/vit-base-patch16-224')") -> str:
+def completion(
+    code: str, api_call: str = "pipeline('image-classification', model='google/vit-base-patch16-224')"
+) -> str:
     return (
         " <<<domain>>>: Computer Vision Image Classification\n"
         f"<<<api_call>>>: {api_call}\n"
@@ -31,7 +33,13 @@ GOOD = "from transformers import pipeline\nclf = pipeline('image-classification'
         (GOOD, True, [], [], False),
         ("clf = pipeline('image-classification')\nresult = clf(image)", True, ["pipeline"], ["image"], True),
         ("model = torch.hub.load('pytorch/vision', 'resnet18')", True, ["torch"], [], True),
-        ("from PIL import Image\nimg = Image.open(path)\nx = AutoModel.from_pretrained('m')", True, ["AutoModel"], ["path"], True),
+        (
+            "from PIL import Image\nimg = Image.open(path)\nx = AutoModel.from_pretrained('m')",
+            True,
+            ["AutoModel"],
+            ["path"],
+            True,
+        ),
         ("import torch\nmodel = torch.hub.load('a', 'b'\n", False, [], [], True),
         ("model = torch.hub.load('a', 'b'\nprint(result", False, ["torch"], [], True),
         ("import torch\ndef f():\n    return 1\nreturn 2", False, [], [], True),
@@ -67,19 +75,37 @@ def test_import_names_come_from_the_api_examples():
         def __init__(self, code):
             self.example_code = code
 
-    names = known_import_names([Entry("import tensorflow_hub as hub\nfrom PIL import Image, ImageOps"), Entry(["import torch"]), Entry(None)])
+    names = known_import_names(
+        [
+            Entry("import tensorflow_hub as hub\nfrom PIL import Image, ImageOps"),
+            Entry(["import torch"]),
+            Entry(None),
+        ]
+    )
     assert names == {"hub", "Image", "ImageOps", "torch"}
 
 
 def test_rules_judge_refuses_questions_it_cannot_answer():
     data = RUBRIC.model_dump()
-    data["questions"] = [*data["questions"], {"id": "is_fast", "text": "Is the code fast enough?", "desirable": "yes"}]
+    data["questions"] = [
+        *data["questions"],
+        {"id": "is_fast", "text": "Is the code fast enough?", "desirable": "yes"},
+    ]
     with pytest.raises(ConfigError, match="no check for question\\(s\\) is_fast"):
         make_judge(JudgeConfig(judge="rules"), Rubric.model_validate(data))
 
 
 def test_rubric_loading_and_hash(tmp_path):
-    assert RUBRIC.ids == ("imports", "syntax", "undefined_names", "bug_free", "complete", "api_exists", "api_fits", "arguments")
+    assert RUBRIC.ids == (
+        "imports",
+        "syntax",
+        "undefined_names",
+        "bug_free",
+        "complete",
+        "api_exists",
+        "api_fits",
+        "arguments",
+    )
     assert RUBRIC.max_score == 8 and len(RUBRIC.hash) == 64
     assert [q.desirable for q in RUBRIC.questions].count("no") == 1
     path = tmp_path / "r.yaml"

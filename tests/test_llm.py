@@ -149,7 +149,9 @@ def test_cache_key_covers_model_and_extra_but_not_the_url(server, tmp_path):
 def test_requests_per_minute_limit_paces_requests(server):
     # 120 rpm allows a burst of 120 then 2/s: 124 requests need >= ~1.5 s
     start = time.perf_counter()
-    results, _ = run(server, requests_for(124), requests_per_minute=120, tokens_per_minute=10**6, concurrency=16)
+    results, _ = run(
+        server, requests_for(124), requests_per_minute=120, tokens_per_minute=10**6, concurrency=16
+    )
     assert all(r.ok for r in results)
     assert time.perf_counter() - start >= 1.4
 

@@ -22,7 +22,15 @@ from pydantic import ValidationError, create_model
 
 from gorilla_rlaif.judge.base import Judge, JudgeConfig, JudgeItem, Judgment, OnResult
 from gorilla_rlaif.judge.rubric import Rubric
-from gorilla_rlaif.llm import ChatRequest, ChatResult, LLMClient, MalformedAnswer, ResponseCache, run_sync
+from gorilla_rlaif.llm import (
+    ChatRequest,
+    ChatResult,
+    LLMClient,
+    MalformedAnswer,
+    ResponseCache,
+    resolve_api_key,
+    run_sync,
+)
 
 _WORD = re.compile(r"[^a-z]")
 
@@ -56,6 +64,7 @@ class OpenAIJudge(Judge):
     def __init__(self, config: JudgeConfig, rubric: Rubric, cache: ResponseCache | None = None):
         super().__init__(config, rubric)
         self.cache = cache
+        self._api_key = resolve_api_key(config.llm)  # fail before any work if there is no key
         self.client: LLMClient | None = None
         fields: dict[str, Any] = {q.id: (Literal["yes", "no"], ...) for q in rubric.questions}
         self._answers_model = create_model("RubricAnswers", **fields)
@@ -183,7 +192,9 @@ class OpenAIJudge(Judge):
 
     async def ajudge(self, items: Sequence[JudgeItem], on_result: OnResult | None = None) -> list[Judgment]:
         results: list[Judgment | None] = [None] * len(items)
-        async with LLMClient(self.config.llm, self.cache, namespace="judge:openai") as client:
+        async with LLMClient(
+            self.config.llm, self.cache, namespace="judge:openai", api_key=self._api_key
+        ) as client:
             self.client = client
             next_index = iter(range(len(items)))
 
