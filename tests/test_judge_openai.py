@@ -251,3 +251,27 @@ def test_cli_progress_shows_rate_cost_failures_and_never_the_key(tmp_path):
     assert secret not in proc.stdout + proc.stderr
     failed = [r for r in rows_of(tmp_path / "feedback.jsonl") if r["status"] == "failed"]
     assert failed and all("***" in r["error"] for r in failed)
+
+
+def test_kill_at_an_arbitrary_moment_loses_nothing(tmp_path):
+    """No gate this time: SIGKILL whenever the job is running. Only requests in flight at that
+    instant (at most --concurrency) can be asked again; every row ends answered exactly once."""
+    candidates = write_candidates(tmp_path / "candidates.jsonl", n_prompts=4, per_prompt=3)
+    total_requests = len(candidates) * len(RUBRIC.questions)
+    with OpenAITestServer(latency=0.03) as server:
+        proc = subprocess.Popen(
+            _label_cmd(tmp_path, server, "--no-progress"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert _wait(lambda: server.answered_total >= 25)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert server.answered_total < total_requests
+        restart = subprocess.run(
+            _label_cmd(tmp_path, server, "--no-progress"), capture_output=True, text=True, timeout=120
+        )
+        assert restart.returncode == 0, restart.stderr
+        repeats = sum(n - 1 for n in server.answered.values())
+        assert len(server.answered) == total_requests and repeats <= 4
+    rows = rows_of(tmp_path / "feedback.jsonl")
+    assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in candidates)
+    assert all(r["status"] == "ok" and r["answers"] == expected_per_question(r)[0] for r in rows)
