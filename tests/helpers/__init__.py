@@ -1,1 +1,0 @@
-"""Helpers for the test suite (importable as `tests.helpers.*`)."""
