@@ -289,8 +289,6 @@ def _cli(args, env):
 
 def test_push_to_the_hub_tags_the_release(tmp_path):
     """MOCK Hub: tests/helpers/hub_server.py stands in for huggingface.co over real HTTP."""
-    from datasets import load_dataset
-
     write_feedback(tmp_path / "feedback.jsonl")
     token = "hf_pushSECRET0123456789abcdef"
     with HubStandIn(token=token, echo_auth_on_error=True) as hub:
@@ -347,10 +345,21 @@ def test_push_to_the_hub_tags_the_release(tmp_path):
         assert bad.returncode == 2 and "401" in bad.stderr
         assert "hf_wrongTOKEN" not in bad.stderr + bad.stdout
 
-    # what users get from `load_dataset(REPO, "preferences", revision="v0.1.0")`: the tagged files
-    snapshot = tmp_path / "snapshot"
-    for path, data in tagged.items():
-        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
-        (snapshot / path).write_bytes(data)
-    prefs = load_dataset(str(snapshot), "preferences")
-    assert len(prefs["train"]) + len(prefs["test"]) == 5
+        # what users run: load_dataset(REPO, CONFIG, revision=TAG), here against the stand-in
+        script = (
+            "import datasets, json; out = {}\n"
+            "for rev in ('v0.1.0', 'v0.2.0'):\n"
+            "    d = datasets.load_dataset('me/gorilla-feedback', 'binary', revision=rev)\n"
+            "    out[rev] = sum(sum(d[s]['label']) for s in d)\n"
+            "p = datasets.load_dataset('me/gorilla-feedback', 'preferences', revision='v0.1.0')\n"
+            "out['pairs'] = sum(len(p[s]) for s in p)\n"
+            "print(json.dumps(out))"
+        )
+        load_env = {**env, "HF_DATASETS_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf-home")}
+        loaded = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=load_env, timeout=120
+        )
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
+        counts = json.loads(loaded.stdout.strip().splitlines()[-1])
+    # threshold 7 (v0.1.0) vs 3 (v0.2.0) over the 19 answered rows; best-vs-worst pairs of 5 prompts
+    assert counts == {"v0.1.0": 5, "v0.2.0": 16, "pairs": 5}

@@ -1,9 +1,11 @@
 """A local stand-in for the Hugging Face Hub's HTTP API — a MOCK, because the Hub is unreachable here.
 
 It implements only the endpoints `huggingface_hub.HfApi` calls to publish a dataset:
-`POST /api/repos/create`, `GET /api/datasets/{repo}/refs`, `POST .../preupload/{rev}`,
-`GET .../tree/{rev}` (for `delete_patterns`), `POST .../commit/{rev}` (NDJSON) and
-`POST .../tag/{rev}`. It answers `preupload` with upload mode "regular" for every file, so the
+`POST /api/repos/create`, `POST /api/validate-yaml` (the card's metadata), `GET
+/api/datasets/{repo}/refs`, `POST .../preupload/{rev}`, `GET .../tree/{rev}[/{path}]`,
+`POST .../commit/{rev}` (NDJSON) and `POST .../tag/{rev}`; and the ones `datasets.load_dataset(REPO,
+CONFIG, revision=TAG)` reads with: `GET .../revision/{rev}` and `HEAD/GET
+/datasets/{repo}/resolve/{rev}/{path}`. It answers `preupload` with upload mode "regular" for every file, so the
 client sends file contents inline in the commit; the real Hub routes parquet through Xet/LFS
 storage, which this stand-in does not reproduce. Everything else (auth header, commit payload,
 tag semantics: 409 on an existing tag) follows the real API closely enough to test our push code
@@ -98,11 +100,16 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def do_GET(self) -> None:
-        self.hub.requests.append(("GET", self.path))
+    def do_HEAD(self) -> None:
+        self.do_GET(head=True)
+
+    def do_GET(self, head: bool = False) -> None:
+        self.hub.requests.append(("HEAD" if head else "GET", self.path))
         if not self._authorized():
             return
-        m = re.match(r"^/api/datasets/(.+?/.+?)/(refs|tree/([^/?]+))(.*)$", self.path)
+        if self._resolve(head) or self._revision_info():
+            return
+        m = re.match(r"^/api/datasets/(.+?/.+?)/(refs|tree/([^/?]+)(/[^?]*)?)(\\?.*)?$", self.path)
         if not m or m.group(1) not in self.hub.repos:
             self._error(404, f"Repository not found: {self.path}")
             return
@@ -123,16 +130,76 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        revision = m.group(3)
-        oid = repo["branches"].get(revision) or repo["tags"].get(revision)
+        oid = self._oid(repo, m.group(3))
         files = repo["commits"][oid]["files"] if oid else {}
+        prefix = (m.group(4) or "").strip("/")
+        recursive = "recursive=true" in (m.group(5) or "")
+        entries: dict[str, dict[str, Any]] = {}
+        for path, data in sorted(files.items()):
+            if prefix and not path.startswith(prefix + "/"):
+                continue
+            rest = path[len(prefix) + 1 :] if prefix else path
+            if recursive or "/" not in rest:
+                entries[path] = {
+                    "type": "file",
+                    "path": path,
+                    "size": len(data),
+                    "oid": hashlib.sha1(data).hexdigest(),
+                }
+            else:
+                directory = (f"{prefix}/" if prefix else "") + rest.split("/")[0]
+                entries[directory] = {"type": "directory", "path": directory, "oid": "0" * 40}
+        self._json(200, list(entries.values()))
+
+    # ---- reading (what `datasets.load_dataset(REPO, revision=...)` calls)
+    def _oid(self, repo: dict[str, Any], revision: str) -> str | None:
+        revision = revision.replace("%2F", "/")
+        oid = repo["branches"].get(revision) or repo["tags"].get(revision)
+        return oid or (revision if revision in repo["commits"] else None)
+
+    def _resolve(self, head: bool) -> bool:
+        m = re.match(r"^/datasets/(.+?/.+?)/resolve/([^/]+)/([^?]+)", self.path)
+        if not m:
+            return False
+        repo = self.hub.repos.get(m.group(1))
+        oid = self._oid(repo, m.group(2)) if repo else None
+        data = repo["commits"][oid]["files"].get(m.group(3)) if oid else None
+        if data is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')
+        self.send_header("X-Repo-Commit", oid)
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+        return True
+
+    def _revision_info(self) -> bool:
+        m = re.match(r"^/api/datasets/(.+?/.+?)/revision/([^/?]+)", self.path)
+        if not m:
+            return False
+        repo = self.hub.repos.get(m.group(1))
+        oid = self._oid(repo, m.group(2)) if repo else None
+        if oid is None:
+            self._error(404, "Revision not found")
+            return True
+        files = repo["commits"][oid]["files"]
         self._json(
             200,
-            [
-                {"type": "file", "path": p, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
-                for p, b in sorted(files.items())
-            ],
+            {
+                "id": m.group(1),
+                "sha": oid,
+                "private": repo["private"],
+                "siblings": [{"rfilename": p, "size": len(b)} for p, b in sorted(files.items())],
+                "tags": [],
+            },
         )
+        return True
 
     def _validate_yaml(self, content: str) -> None:
         """Like the Hub: the README's front matter must be YAML whose `configs` name data files."""
