@@ -138,3 +138,70 @@ def test_judge_item_instruction_parsing():
     assert instruction_from_prompt("###Instruction: Do x\n###Input: y\n###Output:") == "Do x\nInput: y"
     assert instruction_from_prompt("free text") == "free text"
     assert JudgeItem(id="a", instruction="i", completion="c").hub is None
+
+
+# ---- gold APIBench answers vs mutated ones ----------------------------------------------------
+def _mutations(completion: str) -> dict[str, str]:
+    import re as _re
+
+    from gorilla_rlaif.data import parse_completion
+
+    sections = parse_completion(completion)
+    code, api_call = sections["code"], sections["api_call"]
+    made_up = _re.sub(
+        r"(['\"])[^'\"]+\1", lambda m: f"{m.group(1)}acme/made-up-model-7{m.group(1)}", api_call
+    )
+    return {
+        "hallucinated_api": completion.replace(api_call, made_up),
+        "no_imports": completion.replace(
+            code, "\n".join(l for l in code.split("\n") if not _re.match(r"\s*(import|from)\s", l))
+        ),
+        "syntax_error": completion.replace(code, code + "\nresult = model(inputs\n"),
+        "undefined_name": completion.replace(code, code + "\noutput = postprocess(undefined_tensor_xyz)"),
+    }
+
+
+@pytest.mark.parametrize("hub", ["torchhub", "huggingface", "tensorflowhub"])
+def test_gold_answers_score_higher_than_mutated_ones(hub):
+    from gorilla_rlaif.data import build_prompt, format_target, load_records
+
+    records = [r for r in load_records(hub, "eval", source="bundled").records if r.ok][:40]
+    judge = make_judge(JudgeConfig(judge="rules"), RUBRIC)
+    gold_items, mutated = [], {}
+    for r in records:
+        reference = {"api_call": r.api_data.api_call, "domain": r.api_data.domain}
+        gold = format_target(r.output)
+        gold_items.append(
+            JudgeItem(
+                id=r.id,
+                instruction=build_prompt(r.instruction),
+                completion=gold,
+                hub=hub,
+                reference=reference,
+            )
+        )
+        for kind, text in _mutations(gold).items():
+            mutated.setdefault(kind, []).append(
+                JudgeItem(id=r.id, instruction=r.instruction, completion=text, hub=hub, reference=reference)
+            )
+
+    def rates(items):
+        judgments = judge.judge(items)
+        assert all(j.ok for j in judgments)
+        scores = [RUBRIC.score(j.answers) for j in judgments]
+        yes = {q: sum(j.answers[q] == "yes" for j in judgments) / len(judgments) for q in RUBRIC.ids}
+        return sum(scores) / len(scores), yes
+
+    gold_score, gold_yes = rates(gold_items)
+    assert gold_yes["api_exists"] >= 0.8 and gold_yes["syntax"] >= 0.8
+    for kind, items in mutated.items():
+        score, yes = rates(items)
+        assert score < gold_score, (kind, score, gold_score)
+    _, yes = rates(mutated["hallucinated_api"])
+    assert yes["api_exists"] <= 0.1 and yes["arguments"] <= 0.1
+    _, yes = rates(mutated["syntax_error"])
+    assert yes["syntax"] == 0 and yes["bug_free"] == 0
+    _, yes = rates(mutated["undefined_name"])
+    assert yes["undefined_names"] == 1.0
+    _, yes = rates(mutated["no_imports"])
+    assert yes["imports"] < gold_yes["imports"]
