@@ -154,7 +154,7 @@ def _mutations(completion: str) -> dict[str, str]:
     return {
         "hallucinated_api": completion.replace(api_call, made_up),
         "no_imports": completion.replace(
-            code, "\n".join(l for l in code.split("\n") if not _re.match(r"\s*(import|from)\s", l))
+            code, "\n".join(line for line in code.split("\n") if not _re.match(r"\s*(import|from)\s", line))
         ),
         "syntax_error": completion.replace(code, code + "\nresult = model(inputs\n"),
         "undefined_name": completion.replace(code, code + "\noutput = postprocess(undefined_tensor_xyz)"),
