@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +175,6 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-ProgressFactory = Callable[..., Any]
-
-
 def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
     """Judge every candidate of `config.candidates` into `config.output`; return the summary."""
     rubric = load_rubric(config.judge.rubric)
@@ -197,6 +193,14 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
     try:
         _check_compatible(config, settings_hash, appender.rows)
         latest = {row.get("id"): row for row in appender.rows}
+        strangers = len(set(latest) - {c["id"] for c in candidates})
+        if strangers:
+            log.warning(
+                "%s holds %d row(s) of candidates not in %s: kept",
+                config.output,
+                strangers,
+                config.candidates,
+            )
         retry = config.judge.llm.retry_failed
         todo = [
             c
