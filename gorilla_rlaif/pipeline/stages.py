@@ -1,0 +1,217 @@
+"""The method's stages, each a call into the library function of its own module.
+
+    data      gorilla_rlaif.data.make_splits            sft / rm / rl / test splits
+    base      gorilla_rlaif.tiny.build_tiny_model       (tiny preset only) the base model
+    sft       trainers.sft                              SFT on the sft split
+    generate  gorilla_rlaif.generate.generate_candidates K candidates per rm prompt
+    label     gorilla_rlaif.judge.label                 the judge's eight answers per candidate
+    publish   gorilla_rlaif.publish.build_dataset       versioned preference dataset (+ push)
+    reward    trainers.reward                           the reward model
+    ppo       trainers.ppo                              PPO from the SFT model
+    dpo       trainers.dpo                              DPO from the SFT model
+    eval-*    gorilla_rlaif.eval.run_eval               SFT, PPO, DPO on the test split, in the sandbox
+    report    gorilla_rlaif.pipeline.report             comparison table + plot, model cards
+
+Every stage reads only its declared inputs (upstream outputs, files) and writes only its outputs,
+so the runner's hashes say exactly what has to re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from gorilla_rlaif.errors import DataError
+from gorilla_rlaif.pipeline.config import TRAINED, PipelineConfig, Resolved, layout, resolve
+from gorilla_rlaif.pipeline.runner import Stage
+
+log = logging.getLogger(__name__)
+
+
+def portable(config: Any, directory: Path) -> Any:
+    """A stage's settings as JSON with the run directory replaced by `$DIR`: moving a finished
+    run elsewhere does not make every stage look changed."""
+    if hasattr(config, "model_dump"):
+        config = config.model_dump(mode="json")
+    text = json.dumps(config, sort_keys=True, default=str)
+    return json.loads(text.replace(str(directory.resolve()), "$DIR").replace(str(directory), "$DIR"))
+
+
+def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = True) -> list[Stage]:
+    """The ordered stage list of `config` for a run in `directory`."""
+    r = resolve(config, directory)
+    paths = layout(directory)
+    stages: list[Stage] = []
+
+    def add(stage: Stage) -> None:
+        stage.config = portable(stage.config, directory)
+        stages.append(stage)
+
+    add(
+        Stage(
+            "data",
+            f"split APIBench {config.data.hub} into sft / rm / rl / test",
+            lambda: _data(config, paths["splits"]),
+            outputs=(paths["splits"],),
+            config=config.data,
+        )
+    )
+    sft_after: tuple[str, ...] = ("data",)
+    if config.base.model == "tiny":
+        add(
+            Stage(
+                "base",
+                "build the tiny base model (GPT-2 + BPE tokenizer trained on APIBench text)",
+                lambda: _base(config, paths["base"]),
+                outputs=(paths["base"],),
+                config=config.base,
+                keep_partial=False,
+            )
+        )
+        sft_after = ("data", "base")
+    add(_trainer_stage("sft", f"supervised fine-tuning of {config.base.model}", r.sft, sft_after))
+    add(
+        Stage(
+            "generate",
+            f"sample {r.candidates.generation.num_candidates} candidates per reward-model prompt",
+            lambda: _generate(r, progress),
+            outputs=(paths["candidates"], _meta(paths["candidates"])),
+            after=("data", "sft"),
+            config=r.candidates,
+        )
+    )
+    add(
+        Stage(
+            "label",
+            f"ask the {r.label.judge.judge} judge the rubric's questions about every candidate",
+            lambda: _label(r, progress),
+            outputs=(paths["feedback"], _meta(paths["feedback"])),
+            after=("generate",),
+            # the judge's settings are in its config; a rubric given as a file is hashed too
+            files=(Path(str(r.label.judge.rubric)),) if _rubric_is_file(r.label.judge.rubric) else (),
+            config=r.label,
+        )
+    )
+    add(
+        Stage(
+            "publish",
+            f"publish the preference dataset v{r.publish.version}"
+            + (f" and push it to {r.push_to_hub}" if r.push_to_hub else ""),
+            lambda: _publish(r),
+            outputs=(paths["dataset"],),
+            after=("label",),
+            config={"publish": r.publish, "push_to_hub": r.push_to_hub, "private": r.private},
+            keep_partial=False,
+        )
+    )
+    add(_trainer_stage("reward", f"train the reward model ({r.reward.mode})", r.reward, ("sft", "publish")))
+    add(
+        _trainer_stage(
+            "ppo", "PPO from the SFT model against the reward model", r.ppo, ("data", "sft", "reward")
+        )
+    )
+    add(_trainer_stage("dpo", "DPO from the SFT model on the preference pairs", r.dpo, ("sft", "publish")))
+    return stages
+
+
+def _meta(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".jsonl") + ".meta.json")
+
+
+def _rubric_is_file(rubric: str | None) -> bool:
+    return bool(rubric) and Path(str(rubric)).is_file()
+
+
+# ---- stage bodies -------------------------------------------------------------------------------
+def _data(config: PipelineConfig, out: Path) -> dict[str, Any]:
+    from gorilla_rlaif.data import make_splits
+
+    splits = make_splits(config.data)
+    splits.save(out)
+    return {"counts": splits.manifest["counts"], "test_mode": splits.manifest["test_mode"]}
+
+
+def _base(config: PipelineConfig, out: Path) -> dict[str, Any]:
+    from gorilla_rlaif.tiny import PROVENANCE_FILE, build_tiny_model
+
+    path = build_tiny_model(config.base.tiny, output_dir=out)
+    record = json.loads((path / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    return {"parameters": record.get("parameters")}
+
+
+def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...]) -> Stage:
+    from gorilla_rlaif.train import PROVENANCE_FILE
+
+    out = Path(cfg.output_dir)
+    return Stage(
+        name,
+        title,
+        lambda: _train(name, cfg),
+        outputs=(out / PROVENANCE_FILE, out),
+        after=after,
+        config=cfg,
+    )
+
+
+def _train(name: str, cfg: Any) -> dict[str, Any]:
+    import trainers
+    from gorilla_rlaif.train import PROVENANCE_FILE
+
+    out = trainers.train(name, cfg)
+    record = json.loads((Path(out) / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    return {"duration_s": record.get("duration_s"), "metrics": _headline(record.get("metrics") or {})}
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The held-out numbers of a training record (the log summaries stay in the record)."""
+    return {k: v for k, v in metrics.items() if k != "train"}
+
+
+def _generate(r: Resolved, progress: bool) -> dict[str, Any]:
+    from gorilla_rlaif.generate import generate_candidates
+
+    return generate_candidates(r.candidates, progress=progress)
+
+
+def _label(r: Resolved, progress: bool) -> dict[str, Any]:
+    from gorilla_rlaif.judge import label
+
+    summary = label(r.label, progress=progress)
+    if not summary["ok"]:
+        raise DataError(
+            f"the judge answered for none of the {summary['rows']} candidates "
+            f"(failures: {summary['failure_reasons']})",
+            path=r.label.output,
+        )
+    return {k: summary[k] for k in ("rows", "ok", "failed", "mean_score", "score_histogram", "cost_usd")}
+
+
+def _publish(r: Resolved) -> dict[str, Any]:
+    from gorilla_rlaif.publish import build_dataset, push_dataset
+
+    record = build_dataset(r.publish)
+    counts = record["counts"]
+    if not counts["preferences"]["train"]:
+        raise DataError(
+            "no preference pairs: every prompt's candidates got the same score "
+            f"(score histogram {record['stats']['score_histogram']}); sample more candidates "
+            "(generate.num_candidates), raise generate.temperature, or lower publish.margin",
+            path=r.publish.output_dir,
+        )
+    if not counts["preferences"]["test"]:
+        raise DataError(
+            "the test split has no preference pairs; use more reward-model prompts "
+            "(generate.limit) or a larger publish.test_fraction",
+            path=r.publish.output_dir,
+        )
+    out: dict[str, Any] = {"version": r.publish.version, "counts": counts, "stats": record["stats"]}
+    if r.push_to_hub:
+        out["pushed"] = push_dataset(
+            r.publish.output_dir, r.push_to_hub, r.publish.version, private=r.private
+        )
+    return out
+
+
+__all__ = ["TRAINED", "build_stages", "portable"]
