@@ -22,6 +22,9 @@ RLAIF_COMMANDS: dict[str, str] = {
     "data": "gorilla_rlaif.cli.data",
     "tiny-model": "gorilla_rlaif.cli.tiny_model",
     "train": "gorilla_rlaif.cli.train",
+    "generate": "gorilla_rlaif.cli.generate",
+    "label": "gorilla_rlaif.cli.label",
+    "preferences": "gorilla_rlaif.cli.preferences",
 }
 
 BENCH_COMMANDS: dict[str, str] = {}
