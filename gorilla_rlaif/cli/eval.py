@@ -5,6 +5,7 @@ gorilla-bench eval gorilla-llm/gorilla-7b-hf-v1 --hub hf tf torch --split eval -
 gorilla-bench eval gpt-3.5-turbo --backend openai --hub torchhub --num-runs 3 --temperature 0.7  # key: OPENAI_API_KEY
 gorilla-bench eval my-model --backend openai --base-url http://localhost:8000/v1 --hub torchhub   # vLLM/Ollama server
 gorilla-bench eval runs/sft --hub torchhub --limit 20 --sandbox local --max-new-tokens 128        # quick check
+gorilla-bench eval apibench-reference --backend reference --hub torchhub   # the ceiling: APIBench's own answers
 
 Writes OUTPUT_PATH/MODEL/RUN/results.json (per hub: n, AST accuracy, hallucination, wrong-API rate,
 strict AST accuracy, ROUGE-L, CodeBLEU, executability, each with a 95% interval; execution status
@@ -26,7 +27,13 @@ HELP = "evaluate a model: AST accuracy, hallucination, ROUGE-L, CodeBLEU, execut
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="local model dir or Hub id (hf, vllm); chat model name (openai)")
-    parser.add_argument("--backend", choices=("hf", "openai", "vllm"), default="hf")
+    parser.add_argument(
+        "--backend",
+        choices=("hf", "openai", "vllm", "reference"),
+        default="hf",
+        help="hf: transformers; openai: any OpenAI-compatible chat API; vllm: optional extra (GPU); "
+        "reference: APIBench's own answers, the ceiling of every metric (MODEL is then only a label)",
+    )
     parser.add_argument(
         "--hub",
         nargs="+",

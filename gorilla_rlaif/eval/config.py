@@ -19,7 +19,7 @@ from gorilla_rlaif.data.schema import HUBS, Hub
 from gorilla_rlaif.data.sources import normalize_hub
 from gorilla_rlaif.provenance import stable_hash
 
-Backend = Literal["hf", "openai", "vllm"]
+Backend = Literal["hf", "openai", "vllm", "reference"]
 Split = Literal["eval", "test"]
 SandboxBackend = Literal["local", "docker", "none"]
 

@@ -15,6 +15,8 @@ BACKENDS: dict[str, str] = {
     "hf": "gorilla_rlaif.eval.backends.hf:HFBackend",
     "openai": "gorilla_rlaif.eval.backends.openai:OpenAIBackend",
     "vllm": "gorilla_rlaif.eval.backends.vllm:VLLMBackend",
+    # APIBench's own answers: the ceiling of every metric in this sandbox (see the module)
+    "reference": "gorilla_rlaif.eval.backends.reference:ReferenceBackend",
 }
 
 __all__ = ["BACKENDS", "Completion", "EvalBackend", "make_backend"]
