@@ -27,7 +27,12 @@ RLAIF_COMMANDS: dict[str, str] = {
     "preferences": "gorilla_rlaif.cli.preferences",
 }
 
-BENCH_COMMANDS: dict[str, str] = {}
+BENCH_COMMANDS: dict[str, str] = {
+    "eval": "gorilla_rlaif.cli.eval",
+    "report": "gorilla_rlaif.cli.report",
+    "leaderboard": "gorilla_rlaif.cli.leaderboard",
+    "card": "gorilla_rlaif.cli.card",
+}
 
 PROGRAMS = {
     "gorilla-rlaif": (
