@@ -46,7 +46,7 @@ __all__ = [
 def make_pipeline(config: PipelineConfig, output_dir: str | Path, *, progress: bool = True) -> Pipeline:
     from gorilla_rlaif.pipeline.stages import build_stages, portable
 
-    directory = Path(output_dir)
+    directory = Path(output_dir).expanduser().resolve()
     info = {
         "preset": config.name,
         "config_hash": stable_hash(portable(config, directory), length=32),
@@ -63,7 +63,7 @@ def run_pipeline(
     until: str | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the pipeline in `output_dir`; return the manifest."""
-    directory = Path(output_dir)
+    directory = Path(output_dir).expanduser().resolve()
     pipeline = make_pipeline(config, directory, progress=progress)
     directory.mkdir(parents=True, exist_ok=True)
     dump_config(config, layout(directory)["config"])

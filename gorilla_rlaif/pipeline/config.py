@@ -132,6 +132,11 @@ WIRING_HELP = {
     "feedback": "the `label` stage's output",
     "overwrite": "the pipeline, which removes stale outputs itself",
     "repo_id": "`publish.push_to_hub`",
+    "hubs": "`data.hub`",
+    "split_seed": "`data.seed`",
+    "data_dir": "`data.data_dir`",
+    "output_path": "DIR/eval",
+    "run_name": "the model's stage name",
 }
 
 
@@ -164,12 +169,6 @@ def _section(cls: type[BaseModel], name: str, values: dict[str, Any], wiring: di
         else:
             text = f"{name}: {exc}"
         raise ConfigError(text) from None
-
-
-def eval_config_class() -> type[BaseModel]:
-    from gorilla_rlaif.eval import EvalConfig
-
-    return EvalConfig
 
 
 def resolve(config: PipelineConfig, directory: Path) -> Resolved:
@@ -264,8 +263,30 @@ def resolve(config: PipelineConfig, directory: Path) -> Resolved:
 
 
 def resolve_eval(config: PipelineConfig, directory: Path, model: str) -> Any:
-    """The eval stage's config for one trained model (filled in when the eval module exists)."""
-    return dict(config.eval)
+    """The eval of one trained model: the test split of `data.hub`, results in DIR/eval/<model>."""
+    from gorilla_rlaif.eval import EvalConfig
+
+    d = config.data
+    if d.test != "eval" or d.holdout_fraction != SplitConfig.model_fields["holdout_fraction"].default:
+        # gorilla-bench evaluates the test split that make_splits gives for (hub, seed, data_dir)
+        raise ConfigError(
+            "data.test and data.holdout_fraction must keep their defaults: the eval stage scores "
+            "the standard test split (the hub's eval file, or its seeded 20% hold-out)"
+        )
+    return _section(
+        EvalConfig,
+        "eval",
+        config.eval,
+        {
+            "model": str(layout(directory)[model]),
+            "hubs": [d.hub],
+            "split": "test",
+            "split_seed": d.seed,
+            "data_dir": d.data_dir,
+            "output_path": str(layout(directory)["eval"]),
+            "run_name": model,
+        },
+    )
 
 
 def preset_path(preset: str) -> Path:

@@ -63,6 +63,9 @@ class Stage:
     files: tuple[Path, ...] = ()
     config: Any = None
     keep_partial: bool = True  # an interrupted run of the same inputs resumes in its outputs
+    # files inside the outputs that later stages may update and that no stage reads as data
+    # (a model directory's README.md gets the eval results in its card): not hashed
+    volatile: tuple[str, ...] = ()
 
     def outputs_exist(self) -> bool:
         return all(p.exists() and (p.is_file() or any(p.iterdir())) for p in self.outputs)
@@ -129,8 +132,9 @@ class Hasher:
         self.cache[key] = [st.st_size, st.st_mtime_ns, sha]
         return sha
 
-    def path(self, path: Path) -> str:
-        """A file's hash, or a directory's: the hash of (relative name, file hash) of every file."""
+    def path(self, path: Path, volatile: tuple[str, ...] = ()) -> str:
+        """A file's hash, or a directory's: the hash of (relative name, file hash) of every file
+        except `volatile` names."""
         if path.is_file():
             return self.file(path)
         if not path.is_dir():
@@ -138,7 +142,9 @@ class Hasher:
         entries = [
             (str(p.relative_to(path)), self.file(p))
             for p in sorted(path.rglob("*"))
-            if p.is_file() and not _SKIP_PARTS.intersection(p.relative_to(path).parts)
+            if p.is_file()
+            and str(p.relative_to(path)) not in volatile
+            and not _SKIP_PARTS.intersection(p.relative_to(path).parts)
         ]
         return stable_hash(entries, length=64)
 
@@ -170,12 +176,12 @@ class Pipeline:
 
     def inputs_of(self, stage: Stage) -> dict[str, Any]:
         """What the stage's input hash covers (upstream outputs are hashed from disk, now)."""
-        upstream = {
-            name: stable_hash([self.hasher.path(p) for p in self.by_name[name].outputs], length=64)
-            for name in stage.after
-        }
+        upstream = {name: self.output_hash(self.by_name[name]) for name in stage.after}
         files = {self._rel(p): self.hasher.path(p) for p in stage.files}
         return {"config": stable_hash(stage.config, length=64), "upstream": upstream, "files": files}
+
+    def output_hash(self, stage: Stage) -> str:
+        return stable_hash([self.hasher.path(p, stage.volatile) for p in stage.outputs], length=64)
 
     @staticmethod
     def _why_changed(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -311,7 +317,7 @@ class Pipeline:
             status="done",
             duration_s=round(time.perf_counter() - started, 2),
             finished_at=utc_now(),
-            output_hash=stable_hash([self.hasher.path(p) for p in stage.outputs], length=64),
+            output_hash=self.output_hash(stage),
             result=json.loads(json.dumps(result, default=str)),
         )
         record.pop("error", None)

@@ -31,12 +31,22 @@ log = logging.getLogger(__name__)
 
 
 def portable(config: Any, directory: Path) -> Any:
-    """A stage's settings as JSON with the run directory replaced by `$DIR`: moving a finished
-    run elsewhere does not make every stage look changed."""
+    """A stage's settings as JSON with paths inside the run directory written `$DIR/...`: moving
+    a finished run elsewhere does not make every stage look changed."""
     if hasattr(config, "model_dump"):
         config = config.model_dump(mode="json")
-    text = json.dumps(config, sort_keys=True, default=str)
-    return json.loads(text.replace(str(directory.resolve()), "$DIR").replace(str(directory), "$DIR"))
+    root = str(directory.resolve())
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and (value == root or value.startswith(root + "/")):
+            return "$DIR" + value[len(root) :]
+        return value
+
+    return walk(json.loads(json.dumps(config, default=str)))
 
 
 def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = True) -> list[Stage]:
@@ -113,7 +123,35 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
         )
     )
     add(_trainer_stage("dpo", "DPO from the SFT model on the preference pairs", r.dpo, ("sft", "publish")))
+    for name in TRAINED:
+        cfg = r.eval[name]
+        add(
+            Stage(
+                f"eval-{name}",
+                f"evaluate the {name} model on {config.data.hub} test ({_limit_text(cfg.limit)}, "
+                f"{cfg.sandbox} sandbox)",
+                lambda cfg=cfg: _eval(cfg),
+                outputs=(cfg.run_dir / "results.json", cfg.run_dir),
+                after=("data", name),
+                config=cfg,
+            )
+        )
+    add(
+        Stage(
+            "report",
+            "comparison table + plot, model cards",
+            lambda: _report(config, r, paths),
+            outputs=(paths["report"] / "comparison.md", paths["report"]),
+            after=("reward", *TRAINED, *(f"eval-{n}" for n in TRAINED)),
+            config={"hub": config.data.hub, "name": config.name},
+            keep_partial=False,
+        )
+    )
     return stages
+
+
+def _limit_text(limit: int | None) -> str:
+    return "all prompts" if limit is None else f"first {limit} prompts"
 
 
 def _meta(path: Path) -> Path:
@@ -152,6 +190,7 @@ def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...]) -> S
         outputs=(out / PROVENANCE_FILE, out),
         after=after,
         config=cfg,
+        volatile=("README.md",),  # the model card: the report stage adds the eval results to it
     )
 
 
@@ -212,6 +251,44 @@ def _publish(r: Resolved) -> dict[str, Any]:
             r.publish.output_dir, r.push_to_hub, r.publish.version, private=r.private
         )
     return out
+
+
+def _eval(cfg: Any) -> dict[str, Any]:
+    from gorilla_rlaif.eval import RESULTS_FILE, run_eval
+
+    run_dir = run_eval(cfg)
+    record = json.loads((run_dir / RESULTS_FILE).read_text(encoding="utf-8"))
+    out: dict[str, Any] = {"status": record.get("status"), "run_dir": str(run_dir)}
+    for hub, block in record.get("hubs", {}).items():
+        out[hub] = {
+            "n": block.get("n"),
+            **{k: (v or {}).get("value") for k, v in (block.get("metrics") or {}).items()},
+        }
+    return out
+
+
+TINY_CAVEAT = (
+    "A 4-layer GPT-2 trained for minutes on 2 CPU cores, judged by the offline rules judge: this is "
+    "not the paper's setting (GPT-2-large, GPT-3.5 feedback, GPUs). Compare the rows with each "
+    "other, not with the paper's numbers."
+)
+
+
+def _report(config: PipelineConfig, r: Resolved, paths: dict[str, Path]) -> dict[str, Any]:
+    from gorilla_rlaif.pipeline.report import write_report
+    from gorilla_rlaif.train import PROVENANCE_FILE
+
+    models = {name: paths[name] for name in TRAINED}
+    records = {name: paths[name] / PROVENANCE_FILE for name in ("sft", "reward", "ppo", "dpo")}
+    return write_report(
+        {name: r.eval[name].run_dir for name in TRAINED},
+        models,
+        records,
+        paths["report"],
+        hub=config.data.hub,
+        name_prefix=f"gorilla-rlaif-{config.name}",
+        caveat=TINY_CAVEAT if config.base.model == "tiny" else None,
+    )
 
 
 __all__ = ["TRAINED", "build_stages", "portable"]
