@@ -25,6 +25,7 @@ RLAIF_COMMANDS: dict[str, str] = {
     "generate": "gorilla_rlaif.cli.generate",
     "label": "gorilla_rlaif.cli.label",
     "preferences": "gorilla_rlaif.cli.preferences",
+    "pipeline": "gorilla_rlaif.cli.pipeline",
 }
 
 BENCH_COMMANDS: dict[str, str] = {
