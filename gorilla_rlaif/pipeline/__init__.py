@@ -67,6 +67,10 @@ def run_pipeline(
     pipeline = make_pipeline(config, directory, progress=progress)
     directory.mkdir(parents=True, exist_ok=True)
     dump_config(config, layout(directory)["config"])
+    if config.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
     try:
         manifest = pipeline.run(progress=progress, until=until)
     finally:
