@@ -234,3 +234,31 @@ def test_cli_dry_run_and_flags(tmp_path, capsys):
     assert "[13/13] run  report" in out and "never ran" in out
     assert not (tmp_path / "out" / MANIFEST).exists()  # a dry run writes nothing
     assert rlaif_main(["pipeline", "-o", str(tmp_path / "o"), "sft.nope=1"]) == 2
+
+
+def test_training_stage_through_accelerate_launch(tmp_path, capsys):
+    """launch.launcher=accelerate runs the trainer as `accelerate launch -m trainers.sft` (one CPU
+    process here; N GPUs on a GPU machine) and records the same run as the in-process call."""
+    from gorilla_rlaif.cli import rlaif_main
+
+    args = [
+        "pipeline",
+        "--no-progress",
+        "-o",
+        str(tmp_path),
+        "--until",
+        "sft",
+        "base.tiny={vocab_size: 500, n_layer: 1, n_embd: 32, n_head: 2}",
+        "sft.max_steps=2",
+        "launch.launcher=accelerate",
+        "launch.extra_args=[--cpu]",
+    ]
+    assert rlaif_main(args) == 0
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["pipeline"]["status"] == "stopped after sft"
+    assert manifest["stages"]["sft"]["result"]["launcher"] == "accelerate"
+    record = json.loads((tmp_path / "models" / "sft" / "gorilla_rlaif_train.json").read_text())
+    assert record["trainer"] == "sft" and record["config"]["max_steps"] == 2
+    assert (tmp_path / "models" / "sft.launch.yaml").exists()
+    out = capsys.readouterr().out
+    assert "sft        ran" in out and "generate   not run" in out

@@ -79,13 +79,19 @@ def run(args: argparse.Namespace) -> int:
         f"\npipeline {manifest['pipeline']['status']}: {len(last['ran'])} stage(s) ran, "
         f"{len(last['skipped'])} up to date"
     )
-    print(f"{'stage':<10} {'this run':<8} {'time':>9}  output")
+    print(f"{'stage':<10} {'this run':<9} {'time':>9}  output")
     for name in manifest["pipeline"]["stage_order"]:
         record = manifest["stages"].get(name, {})
-        state = "ran" if name in last["ran"] else "skipped" if name in last["skipped"] else "-"
+        if name in last["ran"]:
+            state = "ran"
+        elif name in last["skipped"]:
+            state = "skipped"
+        else:
+            state = "not run"
         duration = record.get("duration_s")
-        outputs = record.get("outputs") or ["-"]
-        print(f"{name:<10} {state:<8} {duration if duration is not None else '-':>8}s  {outputs[-1]}")
+        took = f"{duration:.1f} s" if duration is not None and state != "not run" else "-"
+        output = (record.get("outputs") or ["-"])[-1] if state != "not run" else "-"
+        print(f"{name:<10} {state:<9} {took:>9}  {output}")
     report = paths["report"] / "comparison.md"
     if report.exists():
         print("\n" + report.read_text(encoding="utf-8").strip())

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -54,6 +54,27 @@ class BaseModelSpec(_Strict):
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig, description="used when model=tiny")
 
 
+class LaunchConfig(_Strict):
+    """How the training stages run. Every other stage is a call in the pipeline's own process.
+
+    `inprocess` (default): the trainer's `train(config)` in this process, on one device (a GPU
+    when one is visible; transformers' Trainer drives it through accelerate). `accelerate`: the
+    trainer as `accelerate launch [--config_file F] --num_processes N -m trainers.<name> --config
+    <resolved yaml>`, for several GPUs or DeepSpeed/FSDP: N processes need N interpreters, so
+    this is the one place the pipeline starts a subprocess; it waits for it and reads the same
+    run record the in-process call would return.
+    """
+
+    launcher: Literal["inprocess", "accelerate"] = "inprocess"
+    num_processes: int = Field(1, ge=1, description="processes (GPUs) for `accelerate launch`")
+    accelerate_config: str | None = Field(
+        None, description="`accelerate config` file (e.g. TRL's deepspeed_zero2.yaml)"
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="more `accelerate launch` flags, e.g. ['--cpu']"
+    )
+
+
 class PipelineConfig(_Strict):
     """The whole method: data -> SFT -> candidates -> judge -> dataset -> RM -> PPO/DPO -> eval -> report."""
 
@@ -64,6 +85,7 @@ class PipelineConfig(_Strict):
         description="torch intra-op threads; None: torch's default (all cores). On a machine shared "
         "with other jobs, 1 was 4x faster for the tiny model (threads spin against each other)",
     )
+    launch: LaunchConfig = Field(default_factory=LaunchConfig)
     data: SplitConfig = Field(default_factory=SplitConfig)
     base: BaseModelSpec = Field(default_factory=BaseModelSpec)
     sft: dict[str, Any] = Field(default_factory=dict, description="SFTRunConfig fields")

@@ -81,7 +81,11 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             )
         )
         sft_after = ("data", "base")
-    add(_trainer_stage("sft", f"supervised fine-tuning of {config.base.model}", r.sft, sft_after))
+    add(
+        _trainer_stage(
+            "sft", f"supervised fine-tuning of {config.base.model}", r.sft, sft_after, config.launch
+        )
+    )
     add(
         Stage(
             "generate",
@@ -116,13 +120,25 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             keep_partial=False,
         )
     )
-    add(_trainer_stage("reward", f"train the reward model ({r.reward.mode})", r.reward, ("sft", "publish")))
     add(
         _trainer_stage(
-            "ppo", "PPO from the SFT model against the reward model", r.ppo, ("data", "sft", "reward")
+            "reward", f"train the reward model ({r.reward.mode})", r.reward, ("sft", "publish"), config.launch
         )
     )
-    add(_trainer_stage("dpo", "DPO from the SFT model on the preference pairs", r.dpo, ("sft", "publish")))
+    add(
+        _trainer_stage(
+            "ppo",
+            "PPO from the SFT model against the reward model",
+            r.ppo,
+            ("data", "sft", "reward"),
+            config.launch,
+        )
+    )
+    add(
+        _trainer_stage(
+            "dpo", "DPO from the SFT model on the preference pairs", r.dpo, ("sft", "publish"), config.launch
+        )
+    )
     for name in TRAINED:
         cfg = r.eval[name]
         add(
@@ -179,14 +195,14 @@ def _base(config: PipelineConfig, out: Path) -> dict[str, Any]:
     return {"parameters": record.get("parameters")}
 
 
-def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...]) -> Stage:
+def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...], launch: Any) -> Stage:
     from gorilla_rlaif.train import PROVENANCE_FILE
 
     out = Path(cfg.output_dir)
     return Stage(
         name,
         title,
-        lambda: _train(name, cfg),
+        lambda: _train(name, cfg, launch),
         outputs=(out / PROVENANCE_FILE, out),
         after=after,
         config=cfg,
@@ -194,13 +210,46 @@ def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...]) -> S
     )
 
 
-def _train(name: str, cfg: Any) -> dict[str, Any]:
-    import trainers
+def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
     from gorilla_rlaif.train import PROVENANCE_FILE
 
-    out = trainers.train(name, cfg)
+    if launch.launcher == "accelerate":
+        out = _accelerate_launch(name, cfg, launch)
+    else:
+        import trainers
+
+        out = trainers.train(name, cfg)
     record = json.loads((Path(out) / PROVENANCE_FILE).read_text(encoding="utf-8"))
-    return {"duration_s": record.get("duration_s"), "metrics": _headline(record.get("metrics") or {})}
+    return {
+        "launcher": launch.launcher,
+        "duration_s": record.get("duration_s"),
+        "metrics": _headline(record.get("metrics") or {}),
+    }
+
+
+def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
+    """`accelerate launch ... -m trainers.<name> --config <resolved config>`; waits for it."""
+    import subprocess
+    import sys
+
+    from gorilla_rlaif.config import dump_config
+    from gorilla_rlaif.errors import GorillaRlaifError
+
+    out = Path(cfg.output_dir)
+    config_file = out.parent / f"{name}.launch.yaml"  # next to the model dir, not inside it
+    dump_config(cfg, config_file)
+    command = [sys.executable, "-m", "accelerate.commands.launch"]
+    if launch.accelerate_config:
+        command += ["--config_file", launch.accelerate_config]
+    command += ["--num_processes", str(launch.num_processes), *launch.extra_args]
+    command += ["-m", f"trainers.{name}", "--config", str(config_file)]
+    log.info("launching %s", " ".join(command))
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise GorillaRlaifError(
+            f"stage {name}: `{' '.join(command)}` exited with {done.returncode} (its output is above)"
+        )
+    return out
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
