@@ -35,12 +35,18 @@ quirk, because published numbers were measured with them:
    the callee text contains "ner". No match: hallucination; a match with the gold record's domain:
    correct; otherwise error.
 
-**Strict mode** (`strict=True`) asks the question users usually mean: did the response call the
-gold API? A response's call must name the entry's function exactly (no fall-through) and contain
-each required value as a whole argument value (not a substring; either quote style); among the
-entries that match, the most specific one (most required values, then file order) wins; the
-response is correct when that entry has the gold entry's function and required values. Several
-database entries may share those (the same model listed twice): they count as the same API.
+**Strict mode** asks the question users usually mean: did the response call the gold API?
+Each API has an *identity* (`api_identity`): the first call in its `api_call` (in source order)
+that has an identifying argument, its callee, and its identifying values: string arguments
+(quotes of either kind stripped) and the text of other positional arguments; keyword arguments
+that configure rather than identify, positional lists and calls, (`torch_dtype`, `savedir`, `use_auth_token`, ... see
+`CONFIG_KEYWORDS`) and non-string keyword values (`pretrained=True`) are left out. So
+`tf.keras.Sequential([hub.KerasLayer(URL)])` is identified by `hub.KerasLayer` + URL. A response
+(its `api_call` section, read with our section parser, which also reads TorchHub's dict format;
+else Gorilla's span) *satisfies* an API when one of its calls has that callee exactly and every
+identifying value as a whole argument value (not a substring). Strict verdict: correct when it
+satisfies the gold API; else hallucination when it satisfies no database API; else error (the
+matched API is then the most specific one it satisfies: most values, then file order).
 """
 
 from __future__ import annotations
@@ -136,24 +142,83 @@ def _required_args(argument_list: Any, hub: str) -> list[Any]:
     return required
 
 
-def _call_values(call: Any) -> set[str]:
-    """Every argument value of a call node, normalised for strict comparison.
+CONFIG_KEYWORDS = frozenset(
+    {
+        "torch_dtype", "device", "device_map", "savedir", "use_auth_token", "token", "filename",
+        "variant", "revision", "cache_dir", "trust_remote_code", "return_dict", "use_gpu",
+        "arg_overrides", "run_opts", "low_cpu_mem_usage", "pretrained", "num_labels",
+    }
+)  # fmt: skip
 
-    A positional argument gives its value; a keyword argument gives its value and `key=value`
-    (whitespace removed), so a required `trainable=True` (TF) or a bare value both match.
-    """
-    values: set[str] = set()
+
+_BARE_VALUES = ("identifier", "attribute", "binary_operator", "integer", "float")
+
+
+def _is_string(node: Any) -> bool:
+    return node.type in ("string", "concatenated_string")
+
+
+def _text(node: Any) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def _calls(root: Any) -> list[Any]:
+    """Call nodes of a tree in source order (pre-order)."""
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "call":
+            out.append(node)
+        stack.extend(reversed(node.children))
+    return out
+
+
+def _identity_values(call: Any) -> tuple[str, ...]:
+    """The identifying argument values of one call node (see the module docstring)."""
     arguments = call.child_by_field_name("arguments")
-    if arguments is None:
-        return values
-    for child in arguments.named_children:
-        if child.type == "keyword_argument" and child.child_count > 2:
-            value = child.children[2].text.decode("utf-8", "replace")
-            values.add(_strip_quotes(value))
-            values.add(_compact(child.text.decode("utf-8", "replace")))
-        else:
-            values.add(_strip_quotes(child.text.decode("utf-8", "replace")))
+    values: list[str] = []
+    for child in arguments.named_children if arguments is not None else ():
+        if child.type == "keyword_argument":
+            name, value = child.child_by_field_name("name"), child.child_by_field_name("value")
+            if name is None or value is None or _text(name) in CONFIG_KEYWORDS or not _is_string(value):
+                continue
+            values.append(_strip_quotes(_text(value)))
+        elif _is_string(child):
+            values.append(_strip_quotes(_text(child)))
+        elif child.type in _BARE_VALUES:  # unquoted ids (`from_pretrained(org/model)`), names
+            values.append(_compact(_text(child)))
+    return tuple(values)
+
+
+def _argument_values(call: Any) -> set[str]:
+    """Every argument value of a call node as a whole (quotes stripped), for strict comparison."""
+    arguments = call.child_by_field_name("arguments")
+    values: set[str] = set()
+    for child in arguments.named_children if arguments is not None else ():
+        node = child.child_by_field_name("value") if child.type == "keyword_argument" else child
+        if node is not None:
+            values.add(_strip_quotes(_text(node)) if _is_string(node) else _compact(_text(node)))
     return values
+
+
+Identity = tuple[str, frozenset[str]]
+
+
+def api_identity(api_call: str) -> Identity | None:
+    """(callee, identifying values) of an `api_call`; None when it contains no call."""
+    calls = [c for c in _calls(parse_tree(api_call)) if c.child_by_field_name("function") is not None]
+    if not calls:
+        return None
+    for call in calls:
+        values = _identity_values(call)
+        if values:
+            return _text(call.child_by_field_name("function")), frozenset(values)
+    return _text(calls[0].child_by_field_name("function")), frozenset()
+
+
+def _satisfies(identity: Identity, calls: Sequence[tuple[str, set[str]]]) -> bool:
+    name, values = identity
+    return any(callee == name and values <= arguments for callee, arguments in calls)
 
 
 @dataclass(frozen=True)
@@ -161,11 +226,6 @@ class _IndexedEntry:
     index: int
     name: bytes
     values: tuple[str, ...]  # Gorilla: substrings that must appear (single quotes stripped)
-    strict_values: tuple[str, ...]  # strict: whole argument values (any quotes stripped)
-
-    @property
-    def key(self) -> tuple[bytes, frozenset[str]]:
-        return self.name, frozenset(self.strict_values)
 
 
 def index_api_call(api_call: str, hub: str, index: int = -1) -> _IndexedEntry | None:
@@ -182,13 +242,7 @@ def index_api_call(api_call: str, hub: str, index: int = -1) -> _IndexedEntry | 
         # None: a `key=value`-looking argument without a value node; Gorilla would crash on it.
         return None
     values = tuple(_strip_single(node.text) for node in nodes)
-    strict_values = tuple(
-        _compact(node.text.decode("utf-8", "replace"))
-        if node.type == "keyword_argument"  # TF keeps non-`model` keyword arguments whole
-        else _strip_quotes(node.text.decode("utf-8", "replace"))
-        for node in nodes
-    )
-    return _IndexedEntry(index=index, name=name, values=values, strict_values=strict_values)
+    return _IndexedEntry(index=index, name=name, values=values)
 
 
 @dataclass(frozen=True)
@@ -213,21 +267,20 @@ class AstVerdict:
 
 
 class ApiMatcher:
-    """A hub's API database, parsed once and indexed by function name. Thread-compatible, reusable."""
+    """A hub's API database, parsed once and indexed by function name. Reusable across responses."""
 
     def __init__(self, hub: str, entries: Sequence[ApiEntry]):
         self.hub = normalize_hub(hub)
         self.entries = list(entries)
-        self._indexed: list[_IndexedEntry] = []
-        self._by_name: dict[bytes, list[_IndexedEntry]] = {}
-        self._at: dict[int, _IndexedEntry] = {}
+        self._indexed: list[_IndexedEntry] = []  # Gorilla mode, file order
+        self._identities: dict[str, list[tuple[int, Identity]]] = {}  # strict mode, by callee
         for i, entry in enumerate(self.entries):
             indexed = index_api_call(entry.api_call, self.hub, i)
-            if indexed is None:
-                continue
-            self._indexed.append(indexed)
-            self._at[i] = indexed
-            self._by_name.setdefault(indexed.name, []).append(indexed)
+            if indexed is not None:
+                self._indexed.append(indexed)
+            identity = api_identity(entry.api_call)
+            if identity is not None:
+                self._identities.setdefault(identity[0], []).append((i, identity))
         log.debug("%s: %d of %d API entries can match", self.hub, len(self._indexed), len(self.entries))
 
     @classmethod
@@ -235,57 +288,53 @@ class ApiMatcher:
         return cls(db.hub, db.entries)
 
     def __len__(self) -> int:
-        return len(self._indexed)
+        return len(self.entries)
 
     # -- matching ------------------------------------------------------------------------------
     def match(self, text: str, *, strict: bool = False) -> Match | None:
-        """The entry a whole model response calls (Gorilla's rules; see the module docstring)."""
+        """The entry a whole model response calls (Gorilla's rules, or strict ones; see above)."""
+        if strict:
+            call_text = strict_call_text(text, self.hub)
+            if call_text is None:
+                return None
+            calls = _response_calls(call_text)
+            best = None
+            for callee, arguments in calls:
+                for index, identity in self._identities.get(callee, ()):
+                    if identity[1] <= arguments:
+                        rank = (-len(identity[1]), index)
+                        best = rank if best is None or rank < best else best
+            if best is None:
+                return None
+            return Match(entry=self.entries[best[1]], index=best[1], call_text=call_text, node_text=call_text)
         call_text = extract_api_call(text, self.hub)
         if call_text is None:
             return None
-        found = self._match_strict(call_text) if strict else self._match_gorilla(call_text)
+        found = self._match_gorilla(call_text)
         if found is None:
             return None
         indexed, node_text = found
-        return Match(
-            entry=self.entries[indexed.index], index=indexed.index, call_text=call_text, node_text=node_text
-        )
+        entry = self.entries[indexed.index]
+        return Match(entry=entry, index=indexed.index, call_text=call_text, node_text=node_text)
 
     def _match_gorilla(self, call_text: str) -> tuple[_IndexedEntry, str] | None:
         subtrees = _subtrees(parse_tree(call_text))
         first_by_name: dict[bytes | None, Any] = {}
         for name, node in subtrees:
             first_by_name.setdefault(name, node)
-        last_text = subtrees[-1][1].text.decode("utf-8", "replace")
+        last_text = _text(subtrees[-1][1])
         texts: dict[bytes, str] = {}
         for indexed in self._indexed:
             text = texts.get(indexed.name)
             if text is None:
                 node = first_by_name.get(indexed.name)
-                text = last_text if node is None else node.text.decode("utf-8", "replace")
-                texts[indexed.name] = text
+                # Gorilla's fall-through: no subtree with this name -> the last subtree of the walk
+                text = texts[indexed.name] = last_text if node is None else _text(node)
             if all(value in text for value in indexed.values):
                 return indexed, text
         return None
 
-    def _match_strict(self, call_text: str) -> tuple[_IndexedEntry, str] | None:
-        best: tuple[int, int, _IndexedEntry, str] | None = None
-        for name, node in _subtrees(parse_tree(call_text)):
-            if node.type != "call" or name not in self._by_name:
-                continue
-            values = _call_values(node)
-            for indexed in self._by_name[name]:
-                if all(v in values for v in indexed.strict_values):
-                    rank = (-len(indexed.strict_values), indexed.index)
-                    if best is None or rank < best[:2]:
-                        best = (*rank, indexed, node.text.decode("utf-8", "replace"))
-        return None if best is None else (best[2], best[3])
-
     # -- verdicts ------------------------------------------------------------------------------
-    def gold_key(self, gold_api_call: str) -> tuple[bytes, frozenset[str]] | None:
-        indexed = index_api_call(gold_api_call, self.hub)
-        return None if indexed is None else indexed.key
-
     def verdict(
         self,
         text: str,
@@ -293,26 +342,31 @@ class ApiMatcher:
         gold_api_call: str | None = None,
         strict: bool = False,
     ) -> AstVerdict:
-        """Gorilla's verdict for one response (or the strict one), plus strict correctness."""
-        gorilla = self.match(text)
-        strict_match = self.match(text, strict=True) if (strict or gold_api_call is not None) else None
+        """The verdict for one response: Gorilla's (default) or strict, plus strict correctness.
+
+        `strict_correct` (needs `gold_api_call`) is True when the response satisfies the gold API
+        (module docstring); `reason` says why a response is not (strict) correct.
+        """
         strict_correct: bool | None = None
         strict_reason = ""
         if gold_api_call is not None:
-            gold = self.gold_key(gold_api_call)
-            if gold is None:
-                strict_correct, strict_reason = False, f"gold api_call {gold_api_call!r} has no callable form"
-            elif strict_match is None:
-                strict_correct = False
-                strict_reason = self._explain_no_strict_match(text)
-            else:
-                matched = self._indexed_at(strict_match.index)
-                strict_correct = matched.key == gold
-                if not strict_correct:
-                    strict_reason = (
-                        f"calls {strict_match.entry.api_call!r}, not the gold {gold_api_call!r}"
-                    )
-        chosen = strict_match if strict else gorilla
+            strict_correct, strict_reason = self._strict_check(text, gold_api_call)
+        if strict:
+            if strict_correct:
+                gold = next(
+                    (e for e in self.entries if e.api_call == gold_api_call and e.domain == gold_domain), None
+                )
+                chosen = self.match(text, strict=True)
+                if gold is not None:
+                    chosen = Match(gold, self.entries.index(gold), chosen.call_text if chosen else "", "")
+                return AstVerdict("correct", gold_api_call, chosen, True, "calls the gold API")
+            chosen = self.match(text, strict=True)
+            if chosen is None:
+                return AstVerdict("hallucination", None, None, strict_correct, strict_reason)
+            if strict_correct is None and chosen.entry.domain == gold_domain:
+                return AstVerdict("correct", chosen.entry.api_call, chosen, None, "matched API of the gold domain")
+            return AstVerdict("error", chosen.entry.api_call, chosen, strict_correct, strict_reason)
+        chosen = self.match(text)
         if chosen is None:
             if extract_api_call(text, self.hub) is None:
                 verdict: Verdict = "error"
@@ -320,13 +374,11 @@ class ApiMatcher:
             else:
                 verdict, reason = "hallucination", "no database API matches the call"
         elif chosen.entry.domain == gold_domain:
-            verdict, reason = "correct", f"matched entry {chosen.index} of domain {gold_domain!r}"
+            verdict, reason = "correct", f"matched entry {chosen.index} of the gold domain"
         else:
             verdict = "error"
             reason = f"matched entry {chosen.index} of domain {chosen.entry.domain!r}, gold is {gold_domain!r}"
-        if strict and strict_correct is not None and not strict_correct and verdict == "correct":
-            verdict, reason = "error", strict_reason
-        if strict_reason and not strict:
+        if strict_reason:
             reason = f"{reason}; strict: {strict_reason}"
         return AstVerdict(
             verdict=verdict,
@@ -336,17 +388,43 @@ class ApiMatcher:
             reason=reason,
         )
 
-    def _indexed_at(self, index: int) -> _IndexedEntry:
-        return self._at[index]
-
-    def _explain_no_strict_match(self, text: str) -> str:
-        call_text = extract_api_call(text, self.hub)
+    def _strict_check(self, text: str, gold_api_call: str) -> tuple[bool, str]:
+        gold = api_identity(gold_api_call)
+        if gold is None:
+            return False, f"the gold api_call {gold_api_call!r} contains no function call"
+        call_text = strict_call_text(text, self.hub)
         if call_text is None:
-            return "no api_call marker"
-        calls = [name for name, node in _subtrees(parse_tree(call_text)) if node.type == "call"]
-        known = [n.decode("utf-8", "replace") for n in calls if n in self._by_name]
+            return False, "no api_call section"
+        calls = _response_calls(call_text)
+        if _satisfies(gold, calls):
+            return True, ""
         if not calls:
-            return f"no function call in the api_call span {call_text.strip()[:80]!r}"
-        if not known:
-            return f"calls {', '.join(n.decode('utf-8', 'replace') for n in calls if n)} (no such function in the database)"
-        return f"no entry of {', '.join(known)} has all its argument values as whole arguments"
+            return False, f"no function call in the api_call section {call_text.strip()[:80]!r}"
+        same = [arguments for callee, arguments in calls if callee == gold[0]]
+        if not same:
+            called = ", ".join(sorted({callee for callee, _ in calls}))
+            return False, f"calls {called}, the gold API is {gold[0]}"
+        missing = sorted(gold[1] - max(same, key=lambda a: len(gold[1] & a)))
+        return False, f"calls {gold[0]} without the gold argument value(s) {', '.join(map(repr, missing))}"
+
+
+def strict_call_text(text: str, hub: str) -> str | None:
+    """The api_call a response states: its `api_call` section (any of our formats), else Gorilla's span."""
+    from gorilla_rlaif.data import parse_code_text, parse_completion
+
+    section = parse_completion(text).get("api_call")
+    if section is None and "###Instruction" in text:
+        parsed = parse_code_text(text)
+        section = parsed.output.api_call if parsed.output is not None else None
+    if section is not None:
+        return section
+    return extract_api_call(text, hub) if "api_call" in text else None
+
+
+def _response_calls(call_text: str) -> list[tuple[str, set[str]]]:
+    calls = []
+    for call in _calls(parse_tree(call_text)):
+        function = call.child_by_field_name("function")
+        if function is not None:
+            calls.append((_text(function), _argument_values(call)))
+    return calls
