@@ -33,6 +33,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "report": "gorilla_rlaif.cli.report",
     "leaderboard": "gorilla_rlaif.cli.leaderboard",
     "card": "gorilla_rlaif.cli.card",
+    "score": "gorilla_rlaif.cli.score",
 }
 
 PROGRAMS = {
