@@ -19,22 +19,23 @@ from gorilla_rlaif.errors import ConfigError
 from gorilla_rlaif.pipeline import MANIFEST, layout, load_pipeline_config, make_pipeline, run_pipeline
 from tests.helpers.torch_threads import one_torch_thread  # noqa: F401  (autouse fixture)
 
-# A few prompts and steps: every stage runs, nothing waits on quality. The SFT model is trained to
-# overfit 32 examples so that its samples are well-formed often enough to differ in score.
+# A few prompts and steps: every stage runs, nothing waits on quality. The SFT model overfits 8
+# examples, so its samples on other prompts are well-formed often enough to differ in score
+# (measured: 8 of 12 prompts get candidates with different scores), which the dataset needs.
 MINIMAL = [
     "torch_threads=1",
-    "base.tiny={vocab_size: 1000, n_layer: 2, n_embd: 64, n_head: 2, n_positions: 512}",
-    "sft.max_steps=60",
-    "sft.data.max_samples=32",
+    "base.tiny={vocab_size: 1000, n_layer: 2, n_embd: 128, n_head: 2, n_positions: 512, corpus_hubs: [torchhub]}",
+    "sft.max_steps=80",
+    "sft.data.max_samples=8",
     "sft.learning_rate=3e-3",
     "sft.warmup_steps=5",
     "sft.per_device_train_batch_size=8",
     "sft.logging_steps=20",
     "generate.limit=12",
     "generate.num_candidates=4",
-    "generate.max_new_tokens=96",
+    "generate.max_new_tokens=128",
     "generate.temperature=1.0",
-    "publish.test_fraction=0.34",
+    "publish.test_fraction=0.5",
     "reward.num_train_epochs=1",
     "reward.warmup_steps=0",
     "ppo.total_episodes=8",
@@ -45,7 +46,7 @@ MINIMAL = [
     "ppo.response_length=32",
     "dpo.num_train_epochs=1",
     "eval.limit=4",
-    "eval.max_new_tokens=96",
+    "eval.max_new_tokens=128",
     "eval.bootstrap=50",
 ]
 ALL_STAGES = [

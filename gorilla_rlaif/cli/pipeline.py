@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             state = "not run"
         duration = record.get("duration_s")
         took = f"{duration:.1f} s" if duration is not None and state != "not run" else "-"
-        output = (record.get("outputs") or ["-"])[-1] if state != "not run" else "-"
+        output = (record.get("outputs") or ["-"])[0] if state != "not run" else "-"
         print(f"{name:<10} {state:<9} {took:>9}  {output}")
     report = paths["report"] / "comparison.md"
     if report.exists():

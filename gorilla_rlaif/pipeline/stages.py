@@ -147,7 +147,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
                 f"evaluate the {name} model on {config.data.hub} test ({_limit_text(cfg.limit)}, "
                 f"{cfg.sandbox} sandbox)",
                 lambda cfg=cfg: _eval(cfg),
-                outputs=(cfg.run_dir / "results.json", cfg.run_dir),
+                outputs=(cfg.run_dir, cfg.run_dir / "results.json"),
                 after=("data", name),
                 config=cfg,
             )
@@ -157,7 +157,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             "report",
             "comparison table + plot, model cards",
             lambda: _report(config, r, paths),
-            outputs=(paths["report"] / "comparison.md", paths["report"]),
+            outputs=(paths["report"], paths["report"] / "comparison.md"),
             after=("reward", *TRAINED, *(f"eval-{n}" for n in TRAINED)),
             config={"hub": config.data.hub, "name": config.name},
             keep_partial=False,
@@ -203,7 +203,7 @@ def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...], laun
         name,
         title,
         lambda: _train(name, cfg, launch),
-        outputs=(out / PROVENANCE_FILE, out),
+        outputs=(out, out / PROVENANCE_FILE),
         after=after,
         config=cfg,
         volatile=("README.md",),  # the model card: the report stage adds the eval results to it
