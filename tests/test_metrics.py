@@ -84,12 +84,16 @@ def test_gold_figures_hf_tf_close_to_reference(hub, hub_data):
     fragile = 0  # verdicts that rest on parsing free text or on the fall-through quirk
     for r in records:
         m = matcher.match(r.raw_code)
-        if m is not None and ("api_call" not in r.raw_code or m.entry.api_call.split("(")[0] not in m.node_text):
+        if m is not None and (
+            "api_call" not in r.raw_code or m.entry.api_call.split("(")[0] not in m.node_text
+        ):
             fragile += 1
     assert fragile >= abs(correct - round(ref_acc * n)) + abs(hallucination - round(ref_hal * n)) // 2
 
 
-@pytest.mark.parametrize(("hub", "floor"), [("huggingface", 0.92), ("tensorflowhub", 0.98), ("torchhub", 0.98)])
+@pytest.mark.parametrize(
+    ("hub", "floor"), [("huggingface", 0.92), ("tensorflowhub", 0.98), ("torchhub", 0.98)]
+)
 def test_strict_mode_on_gold_outputs_explains_every_miss(hub, floor, hub_data):
     matcher, records = hub_data[hub]
     verdicts = [
@@ -111,7 +115,9 @@ def test_strict_mode_on_gold_outputs_explains_every_miss(hub, floor, hub_data):
 
 def test_made_up_model_id_is_a_hallucination(hub_data):
     matcher, records = hub_data["huggingface"]
-    record = next(r for r in records if "'dslim/bert-base-NER'" in r.raw_code or "from_pretrained('" in r.raw_code)
+    record = next(
+        r for r in records if "'dslim/bert-base-NER'" in r.raw_code or "from_pretrained('" in r.raw_code
+    )
     assert matcher.verdict(record.raw_code, record.api_data.domain).verdict == "correct"
     model_id = record.raw_code.split("from_pretrained('", 1)[1].split("'", 1)[0]
     fake = record.raw_code.replace(model_id, "made-up-org/no-such-model-123")
@@ -123,7 +129,9 @@ def test_made_up_model_id_is_a_hallucination(hub_data):
 def test_real_model_of_another_domain_is_an_error(hub_data):
     matcher, records = hub_data["torchhub"]
     record = next(r for r in records if matcher.verdict(r.raw_code, r.api_data.domain).verdict == "correct")
-    other = next(e for e in matcher.entries if e.domain != record.api_data.domain and "repo_or_dir" in e.api_call)
+    other = next(
+        e for e in matcher.entries if e.domain != record.api_data.domain and "repo_or_dir" in e.api_call
+    )
     text = f"<<<domain>>>: x\n<<<api_call>>>: {other.api_call}\n<<<api_provider>>>: PyTorch"
     verdict = matcher.verdict(text, record.api_data.domain, record.api_data.api_call)
     assert verdict.verdict == "error"
@@ -158,7 +166,9 @@ def test_torchhub_rule_needs_only_repo_and_model():
 
 
 def test_tensorflow_rule_model_keyword_and_whole_other_arguments():
-    matcher = ApiMatcher("tensorflowhub", [entry("hub.KerasLayer(model='https://tfhub.dev/a/1', trainable=True)")])
+    matcher = ApiMatcher(
+        "tensorflowhub", [entry("hub.KerasLayer(model='https://tfhub.dev/a/1', trainable=True)")]
+    )
     full = "<<<api_call>>>: hub.KerasLayer(model='https://tfhub.dev/a/1', trainable=True), <<<api_provider>>>"
     assert matcher.match(full).index == 0
     # TF keeps `trainable=True` whole: a response without it does not match
@@ -204,7 +214,9 @@ def test_response_file_errors_name_the_line(tmp_path):
 def test_unknown_question_id_and_custom_records(hub_data):
     matcher, records = hub_data["torchhub"]
     subset = records[10:15]
-    report = score_responses("torchhub", gold_responses(subset), records=subset, matcher=matcher, bootstrap=50)
+    report = score_responses(
+        "torchhub", gold_responses(subset), records=subset, matcher=matcher, bootstrap=50
+    )
     assert [row.question_id for row in report.rows] == [r.question_id for r in subset]
     with pytest.raises(DataError, match="question_id"):
         score_responses("torchhub", [{"question_id": 1, "text": "x"}], records=subset, matcher=matcher)
@@ -245,14 +257,34 @@ def test_cli_score_writes_summary_and_rows(tmp_path, hub_data, capsys):
     responses.write_text("".join(json.dumps(r) + "\n" for r in gold_responses(records[:8])))
     summary, rows = tmp_path / "s.json", tmp_path / "rows.jsonl"
     code = bench_main(
-        ["score", str(responses), "--hub", "torch", "-o", str(summary), "--per-sample", str(rows), "--bootstrap", "100"]
+        [
+            "score",
+            str(responses),
+            "--hub",
+            "torch",
+            "-o",
+            str(summary),
+            "--per-sample",
+            str(rows),
+            "--bootstrap",
+            "100",
+        ]
     )
     assert code == 0
     data = json.loads(summary.read_text())
     assert data["n"] == 8 and data["provenance"]["config"]["hub"] == "torchhub"
-    assert set(data) >= {"ast_accuracy", "hallucination_rate", "error_rate", "ast_accuracy_strict", "rouge_l", "codebleu"}
+    assert set(data) >= {
+        "ast_accuracy",
+        "hallucination_rate",
+        "error_rate",
+        "ast_accuracy_strict",
+        "rouge_l",
+        "codebleu",
+    }
     lines = [json.loads(line) for line in rows.read_text().splitlines()]
-    assert len(lines) == 8 and {"question_id", "ast_verdict", "matched_api", "rouge_l", "codebleu"} <= set(lines[0])
+    assert len(lines) == 8 and {"question_id", "ast_verdict", "matched_api", "rouge_l", "codebleu"} <= set(
+        lines[0]
+    )
     assert "ast_accuracy" in capsys.readouterr().out
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x"}\n')

@@ -65,7 +65,14 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = report.summary
     print(f"{hub}: {summary['n']} responses ({summary['mode']} verdicts), value and 95% bootstrap interval")
-    for key in ("ast_accuracy", "hallucination_rate", "error_rate", "ast_accuracy_strict", "rouge_l", "codebleu"):
+    for key in (
+        "ast_accuracy",
+        "hallucination_rate",
+        "error_rate",
+        "ast_accuracy_strict",
+        "rouge_l",
+        "codebleu",
+    ):
         print(f"  {key:<20} {_pct(summary[key])}")
     print(f"  {'without code':<20} {summary['n_without_code']}")
     if args.output:

@@ -364,7 +364,9 @@ class ApiMatcher:
             if chosen is None:
                 return AstVerdict("hallucination", None, None, strict_correct, strict_reason)
             if strict_correct is None and chosen.entry.domain == gold_domain:
-                return AstVerdict("correct", chosen.entry.api_call, chosen, None, "matched API of the gold domain")
+                return AstVerdict(
+                    "correct", chosen.entry.api_call, chosen, None, "matched API of the gold domain"
+                )
             return AstVerdict("error", chosen.entry.api_call, chosen, strict_correct, strict_reason)
         chosen = self.match(text)
         if chosen is None:
@@ -377,7 +379,9 @@ class ApiMatcher:
             verdict, reason = "correct", f"matched entry {chosen.index} of the gold domain"
         else:
             verdict = "error"
-            reason = f"matched entry {chosen.index} of domain {chosen.entry.domain!r}, gold is {gold_domain!r}"
+            reason = (
+                f"matched entry {chosen.index} of domain {chosen.entry.domain!r}, gold is {gold_domain!r}"
+            )
         if strict_reason:
             reason = f"{reason}; strict: {strict_reason}"
         return AstVerdict(

@@ -97,7 +97,7 @@ def _coerce(obj: Any, *, where: str, path: str | Path | None = None, line: int |
     elif not isinstance(text, str):
         problems.append(f"'text' must be a string, got {type(text).__name__}")
     if problems:
-        message = "; ".join(problems) + " (Gorilla's response format: {\"question_id\": 1, \"text\": \"...\"})"
+        message = "; ".join(problems) + ' (Gorilla\'s response format: {"question_id": 1, "text": "..."})'
         if path is not None:
             raise DataError(message, path=path, line=line)
         raise DataError(f"response {where}: {message}")

@@ -50,4 +50,6 @@ def codebleu(prediction: str, reference: str) -> float:
     # codebleu logs a warning per sample when a snippet has no data flow; that is a score of 0
     # for that component, not a problem worth a line per response.
     logging.getLogger("codebleu").setLevel(logging.ERROR)
-    return float(calc_codebleu([reference], [prediction], lang="python", weights=CODEBLEU_WEIGHTS)["codebleu"])
+    return float(
+        calc_codebleu([reference], [prediction], lang="python", weights=CODEBLEU_WEIGHTS)["codebleu"]
+    )
