@@ -24,7 +24,9 @@ RLAIF_COMMANDS: dict[str, str] = {
     "train": "gorilla_rlaif.cli.train",
 }
 
-BENCH_COMMANDS: dict[str, str] = {}
+BENCH_COMMANDS: dict[str, str] = {
+    "score": "gorilla_rlaif.cli.score",
+}
 
 PROGRAMS = {
     "gorilla-rlaif": (
