@@ -34,6 +34,7 @@ def response_code(text: str) -> str | None:
 def _rouge_scorer():
     from rouge_score.rouge_scorer import RougeScorer
 
+    logging.getLogger("absl").setLevel(logging.WARNING)  # "Using default tokenizer." per scorer
     return RougeScorer(["rougeL"], use_stemmer=True)
 
 
