@@ -172,6 +172,53 @@ def test_deleting_one_output_reruns_it_and_what_depends_on_it(run_dir):
     assert (paths["reward"] / "gorilla_rlaif_train.json").exists()
 
 
+def test_moved_run_stays_up_to_date_and_push_reruns_publish_only(run_dir, tmp_path):
+    """A finished run copied elsewhere is still up to date (paths hash as $DIR/...); asking for
+    --push-to-hub changes only the publish stage, which re-runs and pushes the dataset, tagged.
+    MOCK Hub: tests/helpers/hub_server.py stands in for huggingface.co over real HTTP."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers.hub_server import HubStandIn
+
+    directory = run_dir[0]
+    moved = tmp_path / "moved"
+    shutil.copytree(directory, moved)  # copy2: file times kept, so the hash cache stays valid
+    token = "hf_pipelineSECRET0123456789"
+    with HubStandIn(token=token) as hub:
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": token, "HF_HUB_OFFLINE": "0"}
+        args = ["pipeline", "--no-progress", "-o", str(moved), "--until", "publish"]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gorilla_rlaif.cli",
+                "rlaif",
+                *args,
+                "--push-to-hub",
+                "me/feedback",
+                *MINIMAL,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert token not in proc.stdout + proc.stderr
+        manifest = json.loads((moved / MANIFEST).read_text())
+        assert manifest["runs"][-1]["ran"] == ["publish"]
+        assert manifest["runs"][-1]["skipped"] == ["data", "base", "sft", "generate", "label"]
+        assert manifest["stages"]["publish"]["result"]["pushed"]["tag"] == "v0.1.0"
+        tagged = hub.files_at("me/feedback", "v0.1.0")
+        local = layout(moved)["dataset"]
+        assert (
+            tagged["preferences/train-00000-of-00001.parquet"]
+            == (local / "preferences" / "train-00000-of-00001.parquet").read_bytes()
+        )
+
+
 def test_pipeline_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="did you mean 'max_steps'"):
         load_pipeline_config("tiny", overrides=["sft.max_stepz=3"])
