@@ -67,6 +67,12 @@ def run_pipeline(
     pipeline = make_pipeline(config, directory, progress=progress)
     directory.mkdir(parents=True, exist_ok=True)
     dump_config(config, layout(directory)["config"])
+    if not progress:  # the stages' own bars; TRL's training bar follows the transformers log level
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
     if config.torch_threads is not None:
         import torch
 
