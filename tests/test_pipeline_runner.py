@@ -165,6 +165,8 @@ def test_until_stops_and_bad_graphs_are_refused(tmp_path):
     manifest = Pipeline(make_stages(tmp_path, calls), tmp_path).run(progress=False, until="b")
     assert calls == ["a", "b"]
     assert manifest["pipeline"]["status"] == "stopped after b"
+    manifest = Pipeline(make_stages(tmp_path, calls), tmp_path).run(progress=False, until="b")
+    assert calls == ["a", "b"] and manifest["runs"][-1]["skipped"] == ["a", "b"]  # stops when skipped too
     with pytest.raises(ConfigError, match="did you mean 'c'"):
         Pipeline(make_stages(tmp_path, calls), tmp_path).run(progress=False, until="cc")
     stages = make_stages(tmp_path, calls)

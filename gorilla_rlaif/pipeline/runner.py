@@ -259,17 +259,17 @@ class Pipeline:
         total = len(self.stages)
         for k, stage in enumerate(self.stages, start=1):
             decision = self.decide(stage, rerun)
-            if not decision.run:
+            if decision.run:
+                rerun.add(stage.name)
+                _say(progress, f"[{k}/{total}] {stage.name}: {stage.title} ({decision.reason})")
+                self._run_stage(stage)
+                this_run["ran"].append(stage.name)
+                record = self.manifest.stage(stage.name)
+                _say(progress, f"[{k}/{total}] {stage.name}: done in {record['duration_s']:.1f} s")
+            else:
                 this_run["skipped"].append(stage.name)
                 _say(progress, f"[{k}/{total}] {stage.name}: skipped ({decision.reason})")
-                continue
-            rerun.add(stage.name)
-            _say(progress, f"[{k}/{total}] {stage.name}: {stage.title} ({decision.reason})")
-            self._run_stage(stage)
-            this_run["ran"].append(stage.name)
-            record = self.manifest.stage(stage.name)
-            _say(progress, f"[{k}/{total}] {stage.name}: done in {record['duration_s']:.1f} s")
-            if stage.name == until:
+            if stage.name == until and k < total:
                 break
         else:
             data["pipeline"]["status"] = "done"
