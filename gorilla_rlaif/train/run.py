@@ -257,7 +257,6 @@ class TrainRun:
         log.info("saved %s model and %s to %s", self.trainer, PROVENANCE_FILE, self.output_dir)
         return self.output_dir
 
-
     def _write_card(self) -> None:
         """README.md with how the model was trained (a model card; eval results are added by
         `gorilla-bench card`). The model is already saved: a card problem is reported, not raised."""
