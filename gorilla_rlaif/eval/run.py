@@ -146,7 +146,9 @@ def _generate(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, initial=total - len(todo), unit="prompt", desc="generate")
-    size = getattr(backend, "batch_size", None) or config.batch_size
+    size = (
+        getattr(backend, "batch_size", None) or config.batch_size
+    )  # callers may pass any object with complete()
     failed: list[str] = []
     tokens = 0
     started = time.perf_counter()

@@ -42,6 +42,11 @@ class EvalBackend(ABC):
     def complete(self, prompts: Sequence[EvalPrompt], seed: int) -> list[Completion]:
         """One completion per prompt, in order. `seed` makes sampling reproducible per batch."""
 
+    @property
+    def batch_size(self) -> int:
+        """Prompts per `complete` call (and per resume step: rows are saved after each call)."""
+        return self.config.batch_size
+
     def describe(self) -> dict[str, Any]:
         """What identifies the model and the decoding (recorded in results.json)."""
         return {"backend": self.config.backend, "model": self.config.model}

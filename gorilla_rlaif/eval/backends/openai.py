@@ -69,6 +69,12 @@ class OpenAIBackend(EvalBackend):
         self.cache = ResponseCache(config.cache_path)
         self._totals: dict[str, Any] = {}
 
+    @property
+    def batch_size(self) -> int:
+        # Enough requests per call to keep `concurrency` in flight; answers are cached as they
+        # arrive, so a larger step loses nothing when interrupted.
+        return max(self.config.batch_size, 4 * self.config.concurrency)
+
     def shown_prompt(self, prompt: EvalPrompt) -> list[dict[str, str]]:
         return chat_messages(prompt)
 
