@@ -80,15 +80,23 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
     assert {r.metric_type for r in entries} == set(saved["hubs"]["torchhub"]["metrics"])
     for r in entries:
         assert r.task_type == "text-generation"
-        assert (r.dataset_type, r.dataset_config, r.dataset_split) == ("gorilla-llm/APIBench", "torchhub", "test")
-        assert r.metric_value == pytest.approx(100 * saved["hubs"]["torchhub"]["metrics"][r.metric_type]["value"])
+        assert (r.dataset_type, r.dataset_config, r.dataset_split) == (
+            "gorilla-llm/APIBench",
+            "torchhub",
+            "test",
+        )
+        assert r.metric_value == pytest.approx(
+            100 * saved["hubs"]["torchhub"]["metrics"][r.metric_type]["value"]
+        )
     assert card.text.count("## APIBench results (gorilla-bench)") == 1
     assert "| TorchHub | test | 3 | 100.0" in card.text
 
     # again with the same results + another hub: replaced, not duplicated; the other hub is added
     first = len(entries)
     assert (
-        bench_main(["card", str(model_dir), "--results", str(results["torchhub"]), str(results["huggingface"])])
+        bench_main(
+            ["card", str(model_dir), "--results", str(results["torchhub"]), str(results["huggingface"])]
+        )
         == 0
     )
     card = ModelCard.load(model_dir / "README.md")
@@ -168,14 +176,18 @@ def test_push_the_card_to_a_stand_in_hub(tmp_path, results):
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
         }
         # a Hub id without a card yet: a new card, pushed
-        proc = _cli(["card", "me/tiny-gorilla", "--results", str(results["torchhub"]), "--push"], env, tmp_path)
+        proc = _cli(
+            ["card", "me/tiny-gorilla", "--results", str(results["torchhub"]), "--push"], env, tmp_path
+        )
         assert proc.returncode == 0, proc.stderr
         assert "new card" in proc.stdout and "pushed the card to me/tiny-gorilla" in proc.stdout
         assert token not in proc.stdout + proc.stderr
         pushed = ModelCard(hub.files_at("me/tiny-gorilla")["README.md"].decode())
         assert {r.dataset_config for r in ours(pushed)} == {"torchhub"}
         # the card on the Hub is read back, updated with another hub, pushed again
-        proc = _cli(["card", "me/tiny-gorilla", "--results", str(results["huggingface"]), "--push"], env, tmp_path)
+        proc = _cli(
+            ["card", "me/tiny-gorilla", "--results", str(results["huggingface"]), "--push"], env, tmp_path
+        )
         assert proc.returncode == 0, proc.stderr
         assert "updated the card from the Hub" in proc.stdout
         pushed = ModelCard(hub.files_at("me/tiny-gorilla")["README.md"].decode())

@@ -143,7 +143,8 @@ def print_summary(results: dict) -> None:
         cells = []
         for k in keys:
             metric = block["metrics"].get(k)
-            cells.append(f"{100 * metric['value']:>9.1f}%" if metric else f"{'-':>10}")
+            ok = metric and metric["value"] is not None
+            cells.append(f"{100 * metric['value']:>9.1f}%" if ok else f"{'-':>10}")
         print(f"{hub:<14} {block['n']:>5} " + " ".join(cells))
 
 

@@ -119,7 +119,9 @@ def aggregate_hub(
             if vals:
                 per_run.append(sum(vals) / len(vals))
         if not per_run:
-            continue
+            if key != "executability":  # no sample had code: measured, nothing to average
+                metrics[key] = {"value": None, "ci95": None, "n": 0, "runs": [], "std": None}
+            continue  # executability without a sandbox: not measured at all
         per_question = []
         for vals in by_question.values():
             measured = [v[key] for v in vals if v[key] is not None]
