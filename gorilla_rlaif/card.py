@@ -77,6 +77,8 @@ def eval_results_from(results: dict[str, Any]) -> list[Any]:
     out = []
     for hub, block in results["hubs"].items():
         for key, metric in block.get("metrics", {}).items():
+            if metric.get("value") is None:  # e.g. CodeBLEU when no answer had code
+                continue
             args: dict[str, Any] = {"n": metric.get("n"), "runs": len(metric.get("runs") or [1])}
             if metric.get("ci95"):
                 args["ci95"] = [round(100 * v, 2) for v in metric["ci95"]]

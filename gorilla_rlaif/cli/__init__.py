@@ -29,11 +29,11 @@ RLAIF_COMMANDS: dict[str, str] = {
 }
 
 BENCH_COMMANDS: dict[str, str] = {
+    "score": "gorilla_rlaif.cli.score",
     "eval": "gorilla_rlaif.cli.eval",
     "report": "gorilla_rlaif.cli.report",
     "leaderboard": "gorilla_rlaif.cli.leaderboard",
     "card": "gorilla_rlaif.cli.card",
-    "score": "gorilla_rlaif.cli.score",
 }
 
 PROGRAMS = {

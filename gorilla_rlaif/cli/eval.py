@@ -63,9 +63,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     api.add_argument("--cache", help="SQLite answer cache (default OUTPUT_PATH/.cache/openai.sqlite)")
     ex = parser.add_argument_group("execution")
     ex.add_argument("--sandbox", choices=("docker", "local", "none"), default="docker")
-    ex.add_argument("--exec-timeout", type=float, default=60.0, help="seconds per snippet")
-    ex.add_argument("--exec-memory-mb", type=int, default=4096)
+    ex.add_argument("--exec-timeout", type=float, help="seconds per snippet (default: the harness's, 30)")
+    ex.add_argument("--exec-memory-mb", type=int, help="memory per snippet (default: the harness's, 2048)")
     ex.add_argument("--exec-workers", type=int, help="snippets at once (default: the harness's)")
+    ex.add_argument(
+        "--model-cache",
+        help="sandbox's stand-in models for the reference APIs (default ~/.cache/gorilla-rlaif/sandbox-models)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--output-path", "-o", default="eval-results", help="results go to OUTPUT_PATH/MODEL/RUN/"
@@ -102,6 +106,7 @@ def build_config(args: argparse.Namespace):
         "exec_timeout_s": args.exec_timeout,
         "exec_memory_mb": args.exec_memory_mb,
         "exec_workers": args.exec_workers,
+        "model_cache": args.model_cache,
         "output_path": args.output_path,
         "run_name": args.run_name,
         "bootstrap": args.bootstrap,
@@ -138,7 +143,8 @@ def print_summary(results: dict) -> None:
         cells = []
         for k in keys:
             metric = block["metrics"].get(k)
-            cells.append(f"{100 * metric['value']:>9.1f}%" if metric else f"{'-':>10}")
+            ok = metric and metric["value"] is not None
+            cells.append(f"{100 * metric['value']:>9.1f}%" if ok else f"{'-':>10}")
         print(f"{hub:<14} {block['n']:>5} " + " ".join(cells))
 
 

@@ -25,7 +25,17 @@ SandboxBackend = Literal["local", "docker", "none"]
 
 # Fields that do not change what is measured (excluded from the config hash / run name).
 OPERATIONAL_FIELDS = frozenset(
-    {"batch_size", "output_path", "run_name", "progress", "concurrency", "cache", "exec_workers", "base_url"}
+    {
+        "batch_size",
+        "output_path",
+        "run_name",
+        "progress",
+        "concurrency",
+        "cache",
+        "exec_workers",
+        "base_url",
+        "model_cache",
+    }
 )
 
 
@@ -70,9 +80,14 @@ class EvalConfig(BaseModel):
     sandbox: SandboxBackend = Field(
         "docker", description="where generated code runs: 'docker' (isolated), 'local', 'none' (skip)"
     )
-    exec_timeout_s: float = Field(60.0, gt=0, description="per snippet")
-    exec_memory_mb: int = Field(4096, ge=64, description="per snippet")
+    exec_timeout_s: float | None = Field(None, gt=0, description="per snippet (default: the harness's)")
+    exec_memory_mb: int | None = Field(None, ge=64, description="per snippet (default: the harness's)")
     exec_workers: int | None = Field(None, ge=1, description="snippets at once (default: the harness's)")
+    model_cache: str | None = Field(
+        None,
+        description="directory of the sandbox's offline stand-in models for the reference APIs "
+        "(default ~/.cache/gorilla-rlaif/sandbox-models; built once, extended as needed)",
+    )
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for the 95% intervals (0 = none)")
     # Parameters that control the output
     output_path: str = Field("eval-results", description="results go to OUTPUT_PATH/MODEL/RUN/")

@@ -38,11 +38,11 @@ def sample_code(row: dict[str, Any]) -> str | None:
 def sandbox_config(config: EvalConfig, model_cache: Any = None) -> Any:
     from gorilla_rlaif.harness import SandboxConfig
 
-    kwargs: dict[str, Any] = {
-        "backend": config.sandbox,
-        "timeout_s": config.exec_timeout_s,
-        "memory_mb": config.exec_memory_mb,
-    }
+    kwargs: dict[str, Any] = {"backend": config.sandbox}
+    if config.exec_timeout_s:
+        kwargs["timeout_s"] = config.exec_timeout_s
+    if config.exec_memory_mb:
+        kwargs["memory_mb"] = config.exec_memory_mb
     if config.exec_workers:
         kwargs["workers"] = config.exec_workers
     if model_cache is not None:
@@ -66,7 +66,7 @@ def execute_samples(
             snippets.setdefault(sha, Snippet(id=sha, code=code))
     if not snippets:
         return {}
-    cache = model_cache_for(records)
+    cache = model_cache_for(records, config.model_cache)
     log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox)
     results = run_snippets(
         list(snippets.values()),
@@ -104,8 +104,26 @@ def exec_field(
     return {**result, "code_sha256": sha}
 
 
-def model_cache_for(records: Sequence[Any]) -> Any:
-    """The harness's offline model cache for the models the reference APIs of `records` load."""
-    from gorilla_rlaif.harness import model_cache
+def default_model_cache_dir() -> Path:
+    """Where the sandbox's stand-in models live between evals (built once, extended as needed)."""
+    import os
 
-    return model_cache.for_records(records)
+    root = os.environ.get("GORILLA_RLAIF_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gorilla-rlaif"
+    )
+    return Path(root) / "sandbox-models"
+
+
+def model_cache_for(records: Sequence[Any], cache_dir: str | Path | None = None) -> Path:
+    """The harness's offline model cache holding the models the *reference* answers of `records`
+    load (their `api_call` and gold code). Only gold ids: a model id a response invents is not
+    built, so a hallucinated model fails to load (`hub_error`) as it would for a user."""
+    from gorilla_rlaif.harness.model_cache import build_model_cache_for
+
+    codes: list[str] = []
+    for record in records:
+        codes.append(record.api_data.api_call)
+        if record.output is not None:
+            codes += [record.output.api_call, record.output.code]
+    directory = Path(cache_dir) if cache_dir else default_model_cache_dir()
+    return build_model_cache_for(codes, directory)

@@ -59,7 +59,7 @@ def collect_runs(output: str | Path) -> list[dict[str, Any]]:
 
 
 def _fmt(metric: dict[str, Any] | None) -> str:
-    if not metric:
+    if not metric or metric.get("value") is None:
         return "–"
     text = f"{100 * metric['value']:.1f}"
     if metric.get("ci95"):
@@ -78,7 +78,7 @@ def tables(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, A
         for hub, block in record["hubs"].items():
             out.setdefault((hub, split), []).append({"run": record, "block": block})
     for rows in out.values():
-        rows.sort(key=lambda r: -((r["block"]["metrics"].get("ast_accuracy") or {}).get("value") or 0.0))
+        rows.sort(key=lambda r: -(r["block"]["metrics"].get("ast_accuracy", {}).get("value") or 0.0))
     return dict(sorted(out.items()))
 
 
@@ -113,6 +113,11 @@ def render_markdown(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _value(metric: dict[str, Any] | None) -> float:
+    value = (metric or {}).get("value")
+    return float("nan") if value is None else float(value)
+
+
 def render_plot(runs: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -127,7 +132,7 @@ def render_plot(runs: list[dict[str, Any]], path: Path) -> None:
         x = np.arange(len(PLOT_METRICS))
         for i, row in enumerate(rows):
             metrics = row["block"]["metrics"]
-            values = [100 * (metrics.get(k) or {}).get("value", float("nan")) for k in PLOT_METRICS]
+            values = [100 * _value(metrics.get(k)) for k in PLOT_METRICS]
             errors = np.zeros((2, len(PLOT_METRICS)))
             for j, key in enumerate(PLOT_METRICS):
                 ci = (metrics.get(key) or {}).get("ci95")

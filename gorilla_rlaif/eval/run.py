@@ -225,7 +225,7 @@ def finalize_run(
 ) -> dict[str, Any]:
     """Execute (resumably), score and aggregate `rows`; rewrite samples.jsonl with verdicts; write results.json."""
     from gorilla_rlaif.eval.execute import exec_field, execute_samples
-    from gorilla_rlaif.eval.score import aggregate_hub, score_hub
+    from gorilla_rlaif.eval.score import aggregate_hub, matcher_for, score_hub
 
     timing = dict(timing or {})
     _check_rows(run_dir, rows, hub_prompts)
@@ -240,9 +240,10 @@ def finalize_run(
     by_group: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for row in rows:
         by_group.setdefault((row["hub"], row["run"]), []).append(row)
+    matchers = {hub: matcher_for(hub, config.data_dir) for hub in {hub for hub, _ in by_group}}
     for (hub, run), group in sorted(by_group.items()):
         verdicts = score_hub(
-            hub, group, [records[hub][r["question_id"]] for r in group], seed=config.seed + run
+            hub, group, list(records[hub].values()), seed=config.seed + run, matcher=matchers[hub]
         )
         for row, verdict in zip(group, verdicts, strict=True):
             row["score"] = verdict

@@ -32,34 +32,36 @@ NO_CODE = "no_code"  # the response has no `code` section: nothing to execute
 
 
 def score_hub(
-    hub: str, rows: Sequence[dict[str, Any]], records: Sequence[Any], *, seed: int = 0
+    hub: str,
+    rows: Sequence[dict[str, Any]],
+    records: Sequence[Any],
+    *,
+    seed: int = 0,
+    matcher: Any = None,
 ) -> list[dict[str, Any]]:
-    """Per-sample verdicts for `rows` (samples of one hub and one run), in the order of `rows`."""
+    """Per-sample verdicts for `rows` (samples of one hub and one run), in the order of `rows`.
+
+    `score_responses` with `bootstrap=0`: intervals are computed once, over all runs, by
+    `aggregate_hub`. Each verdict carries the SHA-256 of the response it judged."""
     from gorilla_rlaif.metrics import score_responses
 
     responses = [{"question_id": row["question_id"], "text": row["response"]} for row in rows]
-    report = score_responses(hub, responses, records=list(records), bootstrap=0, seed=seed)
-    per_sample = [_as_dict(s) for s in report.samples]
-    if len(per_sample) != len(rows):
-        raise RuntimeError(f"score_responses returned {len(per_sample)} rows for {len(rows)} responses")
+    report = score_responses(hub, responses, records=list(records), bootstrap=0, seed=seed, matcher=matcher)
     out = []
-    for row, verdict in zip(rows, per_sample, strict=True):
-        if verdict.get("question_id") not in (None, row["question_id"]):
-            raise RuntimeError(f"score row for question {verdict.get('question_id')} joined to {row['id']}")
-        verdict = {k: v for k, v in verdict.items() if k != "question_id"}
+    for row, verdict in zip(rows, report.row_dicts(), strict=True):
+        if verdict.pop("question_id") != row["question_id"]:
+            raise RuntimeError(f"score rows out of order at sample {row['id']}")
         verdict["response_sha256"] = row["response_sha256"]
         out.append(verdict)
     return out
 
 
-def _as_dict(obj: Any) -> dict[str, Any]:
-    if isinstance(obj, dict):
-        return dict(obj)
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    import dataclasses
+def matcher_for(hub: str, data_dir: str | None = None) -> Any:
+    """The hub's API database parsed once for all runs (the matcher indexes it by callee)."""
+    from gorilla_rlaif.data import load_api_db
+    from gorilla_rlaif.metrics import ApiMatcher
 
-    return dataclasses.asdict(obj)
+    return ApiMatcher.from_db(load_api_db(hub, data_dir=data_dir))
 
 
 def sample_values(row: dict[str, Any]) -> dict[str, float | None]:
@@ -91,17 +93,8 @@ def _ci(values: list[float], bootstrap: int, seed: int) -> list[float] | None:
         return None
     from gorilla_rlaif.metrics.stats import bootstrap_ci
 
-    low, high = _pair(bootstrap_ci(values, n=bootstrap, seed=seed, confidence=0.95))
+    low, high = bootstrap_ci(values, n=bootstrap, seed=seed, confidence=0.95)
     return [round(low, 6), round(high, 6)]
-
-
-def _pair(ci: Any) -> tuple[float, float]:
-    if isinstance(ci, dict):
-        return float(ci["low"]), float(ci["high"])
-    if hasattr(ci, "low"):
-        return float(ci.low), float(ci.high)
-    low, high = ci[-2], ci[-1]
-    return float(low), float(high)
 
 
 def aggregate_hub(
@@ -126,7 +119,9 @@ def aggregate_hub(
             if vals:
                 per_run.append(sum(vals) / len(vals))
         if not per_run:
-            continue
+            if key != "executability":  # no sample had code: measured, nothing to average
+                metrics[key] = {"value": None, "ci95": None, "n": 0, "runs": [], "std": None}
+            continue  # executability without a sandbox: not measured at all
         per_question = []
         for vals in by_question.values():
             measured = [v[key] for v in vals if v[key] is not None]
