@@ -84,6 +84,22 @@ def run_pipeline(
     return manifest
 
 
+WHERE = {
+    "splits": "APIBench splits (sft / rm / rl / test JSONL + manifest)",
+    "sft": "SFT model (`AutoModelForCausalLM.from_pretrained`)",
+    "candidates": "sampled candidates",
+    "feedback": "the judge's answers and scores per candidate",
+    "dataset": 'preference dataset (`datasets.load_dataset(DIR, "preferences" | "binary" | "feedback")`)',
+    "reward": "reward model (`AutoModelForSequenceClassification`)",
+    "ppo": "PPO model",
+    "dpo": "DPO model",
+    "eval": "eval runs (`results.json`, `samples.jsonl` per model)",
+    "report": "comparison table, plot and model cards",
+    "config": "the resolved config (reusable with `--config`)",
+    "manifest": "per-stage status, times, hashes, versions",
+}
+
+
 def _fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -114,12 +130,16 @@ def summary_text(pipeline: Pipeline) -> str:
             status = "skipped (up to date)"
         else:
             status = record.get("status", "not run")
-        outputs = ", ".join(f"`{o}`" for o in dict.fromkeys(record.get("outputs") or []))
+        outputs = f"`{record['outputs'][0]}`" if record.get("outputs") else ""
         lines.append(
             f"| {k} | {stage.name} | {status} | {_fmt_duration(record.get('duration_s'))} | {outputs} |"
         )
     total = sum(pipeline.manifest.stage(s.name).get("duration_s") or 0 for s in pipeline.stages)
-    lines += ["", f"Sum of stage times: {_fmt_duration(total)}."]
+    lines += ["", f"Sum of stage times: {_fmt_duration(total)}.", "", "## Where everything is", ""]
+    paths = layout(pipeline.directory)
+    for key, text in WHERE.items():
+        if paths[key].exists():
+            lines.append(f"- {text}: `{paths[key]}`")
     report = layout(pipeline.directory)["report"] / "comparison.md"
     if report.exists():
         lines += ["", report.read_text(encoding="utf-8").strip()]
