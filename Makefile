@@ -27,6 +27,8 @@ venv: $(STAMP)
 # The whole method on the embedded offline default (resumable: re-running skips finished stages).
 # DEMO_ARGS adds overrides, e.g. make demo DEMO_ARGS="torch_threads=1 eval.limit=50"
 demo: venv
+	@command -v bwrap >/dev/null || { echo "installing bubblewrap (the local sandbox generated code runs in)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 	$(BIN)/gorilla-rlaif pipeline --preset tiny --output-dir $(DEMO_DIR) $(DEMO_ARGS)
 
 test: venv
