@@ -106,6 +106,7 @@ def local_run(tmp_path_factory, tiny_model_path) -> Path:
 
 
 def test_eval_writes_results_and_samples(local_run, tiny_model_path):
+    """(The tiny model's random answers rarely have a code section: `no_code` is their status.)"""
     results, samples = load(local_run)
     assert results["model"] == str(tiny_model_path)
     assert results["status"] == "complete"
@@ -328,3 +329,103 @@ def test_config_errors_are_clear(tmp_path):
         make_backend(config)
     with pytest.raises(GorillaRlaifError, match="cannot load model"):
         make_backend(EvalConfig(model=str(tmp_path / "missing"), output_path=str(tmp_path)))
+
+
+def answer(code: str) -> str:
+    return (
+        "<<<domain>>>: Classification\n<<<api_call>>>: torch.hub.load('x/y', 'z')\n<<<api_provider>>>: PyTorch\n"
+        f"<<<explanation>>>: test\n<<<code>>>: {code}"
+    )
+
+
+# What the sandbox must say about each answer's code (question id -> code, status).
+SCRIPTED = {
+    1: ("values = [i * i for i in range(10)]\nprint(sum(values))", "ok"),
+    2: ("def broken(:\n    pass", "syntax_error"),
+    3: (
+        "import torch\nmodel = torch.hub.load('made-up-owner/made-up-repo', 'resnet50', pretrained=True)",
+        "hub_error",
+    ),
+    4: ("import numpy as np\nprint(np.zeros(3).sum())", "ok"),
+}
+
+
+class ScriptedBackend:
+    """Fixed answers per question (the interface of an EvalBackend: complete, describe, ...)."""
+
+    batch_size = 2
+
+    def complete(self, prompts, seed):
+        from gorilla_rlaif.eval.backends import Completion
+
+        return [Completion(text=answer(SCRIPTED[p.question_id][0])) for p in prompts]
+
+    def describe(self):
+        return {"backend": "scripted"}
+
+    def shown_prompt(self, prompt):
+        return prompt.text
+
+    def stats(self):
+        return {}
+
+    def close(self):
+        pass
+
+
+def run_scripted(tmp_path: Path, sandbox: str) -> tuple[dict, list[dict]]:
+    config = EvalConfig(
+        model="scripted",
+        hubs=["torchhub"],
+        limit=4,
+        sandbox=sandbox,
+        exec_timeout_s=60,
+        model_cache=str(tmp_path / "model-cache"),
+        output_path=str(tmp_path / "out"),
+        progress=False,
+    )
+    return load(run_eval(config, backend=ScriptedBackend()))
+
+
+@pytest.mark.parametrize("sandbox", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_executability_is_measured_in_the_sandbox(tmp_path, sandbox):
+    results, samples = run_scripted(tmp_path, sandbox)
+    assert [s["exec"]["status"] for s in samples] == [SCRIPTED[q][1] for q in (1, 2, 3, 4)]
+    block = results["hubs"]["torchhub"]
+    assert block["metrics"]["executability"]["value"] == 0.5
+    assert block["execution"]["counts"] == {"hub_error": 1, "ok": 2, "syntax_error": 1}
+    assert block["execution"]["executability_excluding_hub_error"] == pytest.approx(2 / 3)
+    check_numbers_follow_samples(results, samples)
+    # full sandbox output stays in executions.jsonl, keyed by the code's hash
+    run_dir = tmp_path / "out" / "scripted"
+    rows = {row["id"]: row for path in run_dir.glob("*/executions.jsonl") for _, row in read_jsonl(path)}
+    assert rows[samples[0]["exec"]["code_sha256"]]["stdout"].strip() == "285"
+    assert rows[samples[3]["exec"]["code_sha256"]]["stdout"].strip() == "0.0"
+
+
+@pytest.mark.docker
+def test_eval_with_the_tiny_model_in_docker(tmp_path, tiny_model_path):
+    out = tmp_path / "eval"
+    code = bench_main(
+        [
+            "eval",
+            str(tiny_model_path),
+            "--hub",
+            "torchhub",
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "16",
+            "--sandbox",
+            "docker",
+            "--output-path",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    (results_path,) = out.glob("*/*/results.json")
+    results, samples = load(results_path.parent)
+    assert results["config"]["sandbox"] == "docker" and results["status"] == "complete"
+    assert len(samples) == 2 and all(s["exec"]["status"] in STATUSES for s in samples)
+    check_numbers_follow_samples(results, samples)
