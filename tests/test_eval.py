@@ -429,3 +429,60 @@ def test_eval_with_the_tiny_model_in_docker(tmp_path, tiny_model_path):
     assert results["config"]["sandbox"] == "docker" and results["status"] == "complete"
     assert len(samples) == 2 and all(s["exec"]["status"] in STATUSES for s in samples)
     check_numbers_follow_samples(results, samples)
+
+
+def test_failed_requests_are_retried_by_the_next_run(tmp_path):
+    """A request that gets no answer is not a wrong answer: it is left out, named, and asked again."""
+    from tests.helpers.eval_servers import AnsweringOpenAIServer
+
+    config = EvalConfig(
+        model="gpt-4o-mini",
+        backend="openai",
+        hubs=["torchhub"],
+        limit=3,
+        sandbox="none",
+        max_retries=0,
+        output_path=str(tmp_path),
+        progress=False,
+    )
+    second = load_eval_prompts(config)["torchhub"].prompts[1]
+    with AnsweringOpenAIServer(lambda question: "<<<api_call>>>: nothing") as server:
+        config = config.model_copy(update={"base_url": server.base_url})
+        server.inject("500", count=1, match=second.instruction[:40])
+        with pytest.raises(GorillaRlaifError, match=r"1 request\(s\) got no answer .*re-run"):
+            run_eval(config)
+        results, samples = load(config.run_dir)
+        assert results["status"] == "incomplete" and not results["hubs"]["torchhub"]["complete"]
+        assert results["missing_samples"][0].startswith("torchhub/eval/2#r0: ")
+        assert [s["question_id"] for s in samples] == [1, 3]
+        assert server.requests_total == 3
+        run_eval(config)  # the server answers now: only the missing request is sent
+        assert server.requests_total == 4
+        results, samples = load(config.run_dir)
+        assert results["status"] == "complete" and [s["question_id"] for s in samples] == [1, 2, 3]
+
+
+def test_several_runs_report_mean_and_spread(tmp_path, tiny_model_path):
+    config = EvalConfig(
+        model=str(tiny_model_path),
+        hubs=["torchhub"],
+        limit=2,
+        max_new_tokens=12,
+        temperature=1.0,
+        num_runs=2,
+        sandbox="none",
+        output_path=str(tmp_path),
+        progress=False,
+    )
+    results, samples = load(run_eval(config))
+    assert [(s["run"], s["question_id"]) for s in samples] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert samples[0]["seed"] != samples[2]["seed"]
+    assert samples[0]["response"] != samples[2]["response"]  # sampled with another seed
+    block = results["hubs"]["torchhub"]
+    assert block["num_runs"] == 2 and block["samples"] == 4 and block["n"] == 2
+    for metric in block["metrics"].values():
+        if metric["value"] is None:
+            continue
+        assert len(metric["runs"]) == 2
+        assert metric["value"] == pytest.approx(sum(metric["runs"]) / 2, abs=1e-6)
+        assert metric["std"] == pytest.approx(abs(metric["runs"][0] - metric["runs"][1]) / 2**0.5, abs=1e-6)
