@@ -106,6 +106,7 @@ def local_run(tmp_path_factory, tiny_model_path) -> Path:
 
 
 def test_eval_writes_results_and_samples(local_run, tiny_model_path):
+    """(The tiny model's random answers rarely have a code section: `no_code` is their status.)"""
     results, samples = load(local_run)
     assert results["model"] == str(tiny_model_path)
     assert results["status"] == "complete"
@@ -328,3 +329,160 @@ def test_config_errors_are_clear(tmp_path):
         make_backend(config)
     with pytest.raises(GorillaRlaifError, match="cannot load model"):
         make_backend(EvalConfig(model=str(tmp_path / "missing"), output_path=str(tmp_path)))
+
+
+def answer(code: str) -> str:
+    return (
+        "<<<domain>>>: Classification\n<<<api_call>>>: torch.hub.load('x/y', 'z')\n<<<api_provider>>>: PyTorch\n"
+        f"<<<explanation>>>: test\n<<<code>>>: {code}"
+    )
+
+
+# What the sandbox must say about each answer's code (question id -> code, status).
+SCRIPTED = {
+    1: ("values = [i * i for i in range(10)]\nprint(sum(values))", "ok"),
+    2: ("def broken(:\n    pass", "syntax_error"),
+    3: (
+        "import torch\nmodel = torch.hub.load('made-up-owner/made-up-repo', 'resnet50', pretrained=True)",
+        "hub_error",
+    ),
+    4: ("import numpy as np\nprint(np.zeros(3).sum())", "ok"),
+}
+
+
+class ScriptedBackend:
+    """Fixed answers per question (the interface of an EvalBackend: complete, describe, ...)."""
+
+    batch_size = 2
+
+    def complete(self, prompts, seed):
+        from gorilla_rlaif.eval.backends import Completion
+
+        return [Completion(text=answer(SCRIPTED[p.question_id][0])) for p in prompts]
+
+    def describe(self):
+        return {"backend": "scripted"}
+
+    def shown_prompt(self, prompt):
+        return prompt.text
+
+    def stats(self):
+        return {}
+
+    def close(self):
+        pass
+
+
+def run_scripted(tmp_path: Path, sandbox: str) -> tuple[dict, list[dict]]:
+    config = EvalConfig(
+        model="scripted",
+        hubs=["torchhub"],
+        limit=4,
+        sandbox=sandbox,
+        exec_timeout_s=60,
+        model_cache=str(tmp_path / "model-cache"),
+        output_path=str(tmp_path / "out"),
+        progress=False,
+    )
+    return load(run_eval(config, backend=ScriptedBackend()))
+
+
+@pytest.mark.parametrize("sandbox", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_executability_is_measured_in_the_sandbox(tmp_path, sandbox):
+    results, samples = run_scripted(tmp_path, sandbox)
+    assert [s["exec"]["status"] for s in samples] == [SCRIPTED[q][1] for q in (1, 2, 3, 4)]
+    block = results["hubs"]["torchhub"]
+    assert block["metrics"]["executability"]["value"] == 0.5
+    assert block["execution"]["counts"] == {"hub_error": 1, "ok": 2, "syntax_error": 1}
+    assert block["execution"]["executability_excluding_hub_error"] == pytest.approx(2 / 3)
+    check_numbers_follow_samples(results, samples)
+    # full sandbox output stays in executions.jsonl, keyed by the code's hash
+    run_dir = tmp_path / "out" / "scripted"
+    rows = {row["id"]: row for path in run_dir.glob("*/executions.jsonl") for _, row in read_jsonl(path)}
+    assert rows[samples[0]["exec"]["code_sha256"]]["stdout"].strip() == "285"
+    assert rows[samples[3]["exec"]["code_sha256"]]["stdout"].strip() == "0.0"
+
+
+@pytest.mark.docker
+def test_eval_with_the_tiny_model_in_docker(tmp_path, tiny_model_path):
+    out = tmp_path / "eval"
+    code = bench_main(
+        [
+            "eval",
+            str(tiny_model_path),
+            "--hub",
+            "torchhub",
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "16",
+            "--sandbox",
+            "docker",
+            "--output-path",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    (results_path,) = out.glob("*/*/results.json")
+    results, samples = load(results_path.parent)
+    assert results["config"]["sandbox"] == "docker" and results["status"] == "complete"
+    assert len(samples) == 2 and all(s["exec"]["status"] in STATUSES for s in samples)
+    check_numbers_follow_samples(results, samples)
+
+
+def test_failed_requests_are_retried_by_the_next_run(tmp_path):
+    """A request that gets no answer is not a wrong answer: it is left out, named, and asked again."""
+    from tests.helpers.eval_servers import AnsweringOpenAIServer
+
+    config = EvalConfig(
+        model="gpt-4o-mini",
+        backend="openai",
+        hubs=["torchhub"],
+        limit=3,
+        sandbox="none",
+        max_retries=0,
+        output_path=str(tmp_path),
+        progress=False,
+    )
+    second = load_eval_prompts(config)["torchhub"].prompts[1]
+    with AnsweringOpenAIServer(lambda question: "<<<api_call>>>: nothing") as server:
+        config = config.model_copy(update={"base_url": server.base_url})
+        server.inject("500", count=1, match=second.instruction[:40])
+        with pytest.raises(GorillaRlaifError, match=r"1 request\(s\) got no answer .*re-run"):
+            run_eval(config)
+        results, samples = load(config.run_dir)
+        assert results["status"] == "incomplete" and not results["hubs"]["torchhub"]["complete"]
+        assert results["missing_samples"][0].startswith("torchhub/eval/2#r0: ")
+        assert [s["question_id"] for s in samples] == [1, 3]
+        assert server.requests_total == 3
+        run_eval(config)  # the server answers now: only the missing request is sent
+        assert server.requests_total == 4
+        results, samples = load(config.run_dir)
+        assert results["status"] == "complete" and [s["question_id"] for s in samples] == [1, 2, 3]
+
+
+def test_several_runs_report_mean_and_spread(tmp_path, tiny_model_path):
+    config = EvalConfig(
+        model=str(tiny_model_path),
+        hubs=["torchhub"],
+        limit=2,
+        max_new_tokens=12,
+        temperature=1.0,
+        num_runs=2,
+        sandbox="none",
+        output_path=str(tmp_path),
+        progress=False,
+    )
+    results, samples = load(run_eval(config))
+    assert [(s["run"], s["question_id"]) for s in samples] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert samples[0]["seed"] != samples[2]["seed"]
+    assert samples[0]["response"] != samples[2]["response"]  # sampled with another seed
+    block = results["hubs"]["torchhub"]
+    assert block["num_runs"] == 2 and block["samples"] == 4 and block["n"] == 2
+    for metric in block["metrics"].values():
+        if metric["value"] is None:
+            continue
+        assert len(metric["runs"]) == 2
+        assert metric["value"] == pytest.approx(sum(metric["runs"]) / 2, abs=1e-6)
+        assert metric["std"] == pytest.approx(abs(metric["runs"][0] - metric["runs"][1]) / 2**0.5, abs=1e-6)

@@ -60,6 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     api = parser.add_argument_group("openai backend")
     api.add_argument("--base-url", help="an OpenAI-compatible server (default: the OpenAI API)")
     api.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    api.add_argument("--max-retries", type=int, default=6, help="retries per request (429, 5xx, timeouts)")
     api.add_argument("--cache", help="SQLite answer cache (default OUTPUT_PATH/.cache/openai.sqlite)")
     ex = parser.add_argument_group("execution")
     ex.add_argument("--sandbox", choices=("docker", "local", "none"), default="docker")
@@ -102,6 +103,7 @@ def build_config(args: argparse.Namespace):
         "base_url": args.base_url,
         "concurrency": args.concurrency,
         "cache": args.cache,
+        "max_retries": args.max_retries,
         "sandbox": args.sandbox,
         "exec_timeout_s": args.exec_timeout,
         "exec_memory_mb": args.exec_memory_mb,

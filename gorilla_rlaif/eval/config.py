@@ -35,6 +35,7 @@ OPERATIONAL_FIELDS = frozenset(
         "exec_workers",
         "base_url",
         "model_cache",
+        "max_retries",
     }
 )
 
@@ -73,6 +74,9 @@ class EvalConfig(BaseModel):
     # Parameters that control the openai backend
     base_url: str | None = Field(None, description="any OpenAI-compatible server; default: the OpenAI API")
     concurrency: int = Field(8, ge=1, description="openai: requests in flight at once")
+    max_retries: int = Field(
+        6, ge=0, description="openai: transport retries per request (429, 5xx, timeouts)"
+    )
     cache: str | None = Field(
         None, description="openai: SQLite answer cache (default OUTPUT_PATH/.cache/openai.sqlite)"
     )

@@ -9,7 +9,8 @@ Layout of a run directory:
                       resumes with the rows it has
     executions.jsonl  the sandbox's full results (stdout/stderr) per distinct code, resumable
     results.json      model, config, versions, data hashes; per hub: n, each metric with a 95%
-                      interval, per-run values and spread, execution status counts; timings
+                      interval, per-run values and spread, execution status counts; timings and
+                      backend counters (API requests, tokens, cost) of the invocation that generated
 
 Stages run one after the other and hand off through these files: generation (resumable by
 sample id), execution (resumable by code hash), scoring (cheap, always recomputed from the rows).
@@ -118,8 +119,11 @@ def run_eval(config: EvalConfig, *, backend: Any = None) -> Path:
     if failed and not rows:
         raise GorillaRlaifError(f"no answer came back ({len(failed)} requests failed, first: {failed[0]})")
     previous = _read_results(run_dir)
-    if backend_info is None and previous:
+    if not todo and previous:  # nothing generated now: keep what the generating invocation recorded
         backend_info = previous.get("backend")
+        backend_stats = previous.get("backend_stats") or {}
+        if previous.get("timing", {}).get("generation"):
+            timing["generation"] = previous["timing"]["generation"]
     finalize_run(
         config,
         run_dir,

@@ -63,6 +63,7 @@ class OpenAIBackend(EvalBackend):
             model=config.model,
             base_url=config.base_url,
             concurrency=config.concurrency,
+            max_retries=config.max_retries,
             # A failed request is not an answer: a re-run of the eval must ask it again.
             retry_failed=True,
         )
