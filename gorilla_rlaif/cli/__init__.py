@@ -23,7 +23,9 @@ RLAIF_COMMANDS: dict[str, str] = {
     "tiny-model": "gorilla_rlaif.cli.tiny_model",
 }
 
-BENCH_COMMANDS: dict[str, str] = {}
+BENCH_COMMANDS: dict[str, str] = {
+    "exec": "gorilla_rlaif.cli.exec",
+}
 
 PROGRAMS = {
     "gorilla-rlaif": (

@@ -125,6 +125,7 @@ def _apply_limits(req: dict) -> None:
 def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
     """Runs in the forked child; never returns."""
     code = 1
+    me = os.getpid()  # processes the snippet forks run this code too: only `me` may report
     try:
         os.setsid()
         _set_dumpable(True)
@@ -171,9 +172,12 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
             with contextlib.suppress(Exception):
                 stream.flush()
         report["exit_code"] = code
-        os.write(rep_w, json.dumps(report).encode())
+        if os.getpid() == me:
+            os.write(rep_w, json.dumps(report).encode())
     except BaseException as exc:  # the runner itself failed in the child (e.g. bad request)
         with contextlib.suppress(Exception):
+            if os.getpid() != me:
+                raise RuntimeError("forked by the snippet")
             os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
     finally:
         os._exit(code if 0 <= code < 256 else 1)
