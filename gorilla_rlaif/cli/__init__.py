@@ -34,6 +34,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "report": "gorilla_rlaif.cli.report",
     "leaderboard": "gorilla_rlaif.cli.leaderboard",
     "card": "gorilla_rlaif.cli.card",
+    "exec": "gorilla_rlaif.cli.exec",
 }
 
 PROGRAMS = {
