@@ -127,7 +127,7 @@ def test_every_stage_runs_and_leaves_its_artifacts(run_dir):
     for column in ("AST accuracy", "Hallucination", "ROUGE-L", "CodeBLEU", "Executability"):
         assert column in table
     rows = [line for line in table.splitlines() if line.startswith("| SFT")]
-    assert len(rows) == 3 and all(len(line.split("|")) == 9 for line in rows)
+    assert len(rows) == 3 and all(len(line.split("|")) == 10 for line in rows)
     assert (paths["report"] / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in ("sft", "ppo", "dpo"):
         card = (paths[name] / "README.md").read_text()

@@ -252,9 +252,18 @@ def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
     return out
 
 
+_TRAIN_KEYS = ("objective/rlhf_reward", "objective/rm_score", "objective/kl", "loss", "train_loss")
+
+
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The held-out numbers of a training record (the log summaries stay in the record)."""
-    return {k: v for k, v in metrics.items() if k != "train"}
+    """The held-out numbers of a training record, plus first/last of the key training curves
+    (the full log summaries stay in the record)."""
+    out = {k: v for k, v in metrics.items() if k != "train"}
+    train = metrics.get("train") or {}
+    curves = {k: {"first": train[k]["first"], "last": train[k]["last"]} for k in _TRAIN_KEYS if k in train}
+    if curves:
+        out["train"] = curves
+    return out
 
 
 def _generate(r: Resolved, progress: bool) -> dict[str, Any]:
