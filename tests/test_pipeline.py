@@ -296,7 +296,7 @@ def test_training_stage_through_accelerate_launch(tmp_path, capsys):
         str(tmp_path),
         "--until",
         "sft",
-        "base.tiny={vocab_size: 500, n_layer: 1, n_embd: 32, n_head: 2, n_positions: 128, corpus_hubs: [torchhub]}",
+        "base.tiny={vocab_size: 500, n_layer: 1, n_embd: 32, n_head: 2, corpus_hubs: [torchhub]}",
         "sft.max_steps=2",
         "launch.launcher=accelerate",
         "launch.extra_args=[--cpu]",
