@@ -42,7 +42,7 @@ of 186, exactly the issue's reference (0.8710 / 0.1237); HuggingFace 835 / 40 of
 run verbatim in logic on the same files, give our counts per question_id with every
 tree-sitter-python release py-tree-sitter can load with a `Node.text` (which the scripts need):
 npm 0.19.0, 0.20.0, 0.20.1, 0.20.3, 0.20.4 (ABI 13/14; Gorilla's vendored grammar.json sits
-between 0.20.1 and 0.20.3), under py-tree-sitter 0.20.4 (tree-sitter 0.20 runtime) and 0.22
+between 0.20.1 and 0.20.3), under py-tree-sitter 0.20.4 (tree-sitter 0.20 runtime), 0.21.3 and 0.22
 with 0.21.0. Older grammars (0.15-0.17, ABI 10-12) load in no py-tree-sitter that has
 `Node.text`, so the reference cannot have used them. Also identical: stripping the text,
 parsing only the part after `###Output:`, newlines as spaces. The data files are Gorilla's
