@@ -24,9 +24,13 @@ RLAIF_COMMANDS: dict[str, str] = {
     "generate": "gorilla_rlaif.cli.generate",
     "label": "gorilla_rlaif.cli.label",
     "preferences": "gorilla_rlaif.cli.preferences",
+
+    "train": "gorilla_rlaif.cli.train",
 }
 
-BENCH_COMMANDS: dict[str, str] = {}
+BENCH_COMMANDS: dict[str, str] = {
+    "score": "gorilla_rlaif.cli.score",
+}
 
 PROGRAMS = {
     "gorilla-rlaif": (
