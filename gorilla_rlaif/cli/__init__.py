@@ -24,7 +24,6 @@ RLAIF_COMMANDS: dict[str, str] = {
     "generate": "gorilla_rlaif.cli.generate",
     "label": "gorilla_rlaif.cli.label",
     "preferences": "gorilla_rlaif.cli.preferences",
-
     "train": "gorilla_rlaif.cli.train",
 }
 
