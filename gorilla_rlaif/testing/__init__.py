@@ -1,0 +1,1 @@
+"""Real components for tests and benchmarks (not mocks): a loopback OpenAI-compatible server."""
