@@ -94,7 +94,8 @@ def hostile_snippets(outside_file: Path, port: int) -> dict[str, str]:
     }
 
 
-def leftover_daemons() -> list[str]:
+def leftover_daemons(token: str = DAEMON_SLEEP) -> list[str]:
+    """Host PIDs of `sleep TOKEN` processes (the daemons our snippets try to leave behind)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -102,7 +103,7 @@ def leftover_daemons() -> list[str]:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if DAEMON_SLEEP.encode() in cmdline and b"python" not in cmdline:
+            if token.encode() in cmdline and b"python" not in cmdline:
                 found.append(entry)
     return found
 
