@@ -1,0 +1,191 @@
+"""The docker backend: one container per snippet, or one warm container per worker.
+
+Talks to the engine through the `docker` SDK (Docker Engine, or Podman's Docker-compatible socket;
+DOCKER_HOST is respected). Every container: no network (unless allowed), read-only root file
+system, tmpfs /work and /tmp, user 65534, all capabilities dropped, no-new-privileges, a memory
+cgroup limit without swap and a PID limit. The runner inside applies the same rlimits as on the
+local backend, so a limit means the same on both.
+
+Warm mode (`container_reuse`, the default) keeps one container per worker (PID 1: the runner in `--reaper` mode) and
+`docker exec`s the runner per snippet: after each snippet the runner kills every process of the
+sandbox user and wipes /work, /tmp and /dev/shm, so the next snippet sees none of it. A warm
+container that stops answering is removed and replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from gorilla_rlaif.harness.backends.base import (
+    CACHE_DIR,
+    GRACE_S,
+    RUNNER_PATH,
+    SITE_DIR,
+    WORKDIR,
+    Backend,
+    SandboxUnavailable,
+    Worker,
+    WorkerBroken,
+)
+from gorilla_rlaif.harness.backends.local import harness_timeout, parse_report
+from gorilla_rlaif.harness.config import RUNNER
+from gorilla_rlaif.harness.runner import encode_request
+
+log = logging.getLogger(__name__)
+
+SANDBOX_USER = "65534:65534"
+LABEL = "org.gorilla-rlaif.harness"
+# The cgroup holds the runner (~20 MB) and the tmpfs files on top of the snippet's address space.
+CGROUP_OVERHEAD_MB = 256
+SCRATCH_DIRS = [WORKDIR, "/tmp", "/dev/shm"]
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self._client = None
+
+    def client(self, timeout: float = 60):
+        import docker
+
+        if self.config.docker_host:
+            return docker.DockerClient(base_url=self.config.docker_host, timeout=int(timeout))
+        return docker.from_env(timeout=int(timeout))
+
+    def check(self) -> None:
+        import docker
+
+        try:
+            self._client = self.client()
+            self._client.ping()
+        except docker.errors.DockerException as exc:
+            raise SandboxUnavailable(
+                f"cannot reach a Docker engine ({exc}). Start one (scripts/setup-sandbox.sh starts "
+                "dockerd), point DOCKER_HOST at a Docker/Podman socket, or use --backend local."
+            ) from None
+        try:
+            self._client.images.get(self.config.image)
+        except docker.errors.ImageNotFound:
+            raise SandboxUnavailable(
+                f"sandbox image {self.config.image} not found: build it with scripts/setup-sandbox.sh "
+                "(offline, from debootstrap) or see gorilla_rlaif/harness/Dockerfile for both ways"
+            ) from None
+
+    def container_kwargs(self) -> dict:
+        config = self.config
+        memory = f"{config.memory_mb + CGROUP_OVERHEAD_MB}m"
+        volumes = {str(RUNNER): {"bind": RUNNER_PATH, "mode": "ro"}}
+        if config.mount_site_packages:
+            for i, path in enumerate(config.site_packages):
+                volumes[str(path)] = {"bind": f"{SITE_DIR}/{i}", "mode": "ro"}
+        if config.model_cache is not None:
+            volumes[str(config.model_cache)] = {"bind": CACHE_DIR, "mode": "rw" if config.network else "ro"}
+        scratch = f"size={max(2 * config.max_file_mb, 64)}m,mode=1777"
+        return {
+            "image": config.image,
+            "user": SANDBOX_USER,
+            "network_mode": "bridge" if config.network else "none",
+            "mem_limit": memory,
+            "memswap_limit": memory,
+            "pids_limit": config.max_procs + 8,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "read_only": True,
+            "tmpfs": {WORKDIR: scratch, "/tmp": scratch},
+            "volumes": volumes,
+            "working_dir": WORKDIR,
+            "environment": {},
+            "labels": {LABEL: "1"},
+            "detach": True,
+        }
+
+    def make_request(self, code: str, *, clean_dirs: list[str] | None = None) -> dict:
+        # No RLIMIT_NPROC here: it counts every process of uid 65534 in every container on the
+        # host, so one snippet's fork bomb would starve its neighbours. The container's PID cgroup
+        # (`pids_limit`) enforces the same limit per snippet.
+        return {**super().make_request(code, clean_dirs=clean_dirs), "max_procs": None}
+
+    def open_worker(self, index: int) -> Worker:
+        if self.config.container_reuse:
+            return WarmWorker(self, index)
+        return FreshWorker(self)
+
+
+def _runner_cmd(request: dict) -> list[str]:
+    return ["python3", "-I", RUNNER_PATH, "--kill-all", *encode_request(request)]
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except Exception as exc:  # already gone, engine busy: nothing to keep
+        log.debug("could not remove container %s: %s", getattr(container, "id", "?"), exc)
+
+
+class FreshWorker(Worker):
+    """A new container per snippet: simplest isolation, ~0.3 s more per snippet."""
+
+    def __init__(self, backend: DockerBackend):
+        self.backend = backend
+        self.client = backend.client(timeout=backend.config.timeout_s + GRACE_S)
+
+    def execute(self, request: dict) -> dict:
+        import requests
+
+        kwargs = self.backend.container_kwargs()
+        container = self.client.containers.run(command=_runner_cmd(request), **kwargs)
+        try:
+            try:
+                status = container.wait(timeout=self.backend.config.timeout_s + GRACE_S)
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                return harness_timeout(self.backend.config)
+            out = container.logs(stdout=True, stderr=False)
+            err = container.logs(stdout=False, stderr=True)
+            raw = parse_report(out, err, status.get("StatusCode", -1))
+            container.reload()
+            if container.attrs["State"].get("OOMKilled") and "returncode" not in raw:
+                raw = {"child": {}, "returncode": -9, "oom_killed": True}
+            return raw
+        finally:
+            _remove(container)
+
+
+class WarmWorker(Worker):
+    """One long-lived container; the runner is `exec`ed into it per snippet."""
+
+    def __init__(self, backend: DockerBackend, index: int):
+        self.backend = backend
+        self.client = backend.client(timeout=backend.config.timeout_s + GRACE_S)
+        kwargs = backend.container_kwargs()
+        kwargs["tmpfs"] = {**kwargs["tmpfs"]}
+        self.container = self.client.containers.run(
+            command=["python3", "-I", RUNNER_PATH, "--reaper"],
+            name=f"gorilla-sandbox-{index}-{uuid.uuid4().hex[:8]}",
+            **kwargs,
+        )
+
+    def execute(self, request: dict) -> dict:
+        import docker
+        import requests
+
+        request = {**request, "clean_dirs": SCRATCH_DIRS}
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(
+                self.container.id, _runner_cmd(request), user=SANDBOX_USER, workdir=WORKDIR, environment={}
+            )["Id"]
+            out, err = api.exec_start(exec_id, demux=True)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            self.close()  # the runner is stuck: this container can't be trusted any more
+            raw = harness_timeout(self.backend.config)
+            raise WorkerBroken("warm container timed out", raw) from None
+        except docker.errors.APIError as exc:
+            raise WorkerBroken(f"warm container unusable: {exc}") from exc
+        rc = api.exec_inspect(exec_id).get("ExitCode")
+        return parse_report(out or b"", err or b"", rc if rc is not None else -1)
+
+    def close(self) -> None:
+        _remove(self.container)

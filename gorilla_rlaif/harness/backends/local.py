@@ -1,0 +1,244 @@
+"""The local backend: bubblewrap when installed, else a bare process with rlimits (loudly).
+
+bubblewrap gives each snippet new PID, network, IPC and UTS namespaces, a root file system made
+only of read-only system directories, the Python interpreter, the mounted libraries and model
+cache, and a fresh writable /work and /tmp. Started as root, the runner drops to a random unused
+uid (so RLIMIT_NPROC applies to the snippet alone and it owns no file outside its scratch dirs).
+When bubblewrap is missing the snippet still gets rlimits, a scrubbed environment and its own
+process group, but it can read the file system and reach the network: a warning says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from gorilla_rlaif.harness.backends.base import (
+    CACHE_DIR,
+    GRACE_S,
+    RUNNER_PATH,
+    SITE_DIR,
+    WORKDIR,
+    Backend,
+    SandboxUnavailable,
+    Worker,
+)
+from gorilla_rlaif.harness.config import RUNNER
+
+log = logging.getLogger(__name__)
+
+# Non-secret files of /etc that programs need (dynamic linker, TLS roots, name resolution).
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "nsswitch.conf",
+    "hosts",
+    "resolv.conf",
+    "localtime",
+    "passwd",
+    "group",
+    "alternatives",
+    "mime.types",
+)
+ROOT_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# Sandbox uids are drawn from a range no real account uses, one per run, so two snippets (or two
+# harness runs on one machine) never share a process count or file ownership.
+UID_RANGE = (200_000, 2_000_000)
+
+
+def interpreter() -> tuple[str, str]:
+    """The base interpreter (not the venv's wrapper) and the prefix to bind for it."""
+    return os.path.realpath(sys.executable), sys.base_prefix
+
+
+def parse_report(stdout: bytes, stderr: bytes, returncode: int) -> dict:
+    for line in reversed(stdout.decode("utf-8", "replace").splitlines()):
+        if line.strip():
+            try:
+                return json.loads(line)
+            except ValueError:
+                break
+    tail = stderr.decode("utf-8", "replace")[-1500:]
+    return {"child": {"setup_error": f"runner exited with {returncode} and no report: {tail}"}}
+
+
+def harness_timeout(config) -> dict:
+    return {
+        "timed_out": True,
+        "timeout_message": f"no answer from the sandbox within {config.timeout_s + GRACE_S:.0f} s; killed",
+    }
+
+
+class LocalWorker(Worker):
+    def __init__(self, backend: LocalBackend):
+        self.backend = backend
+
+    def execute(self, request: dict) -> dict:
+        config = self.backend.config
+        scratch = Path(tempfile.mkdtemp(prefix="gorilla-sandbox-"))
+        work, tmp = scratch / "work", scratch / "tmp"
+        work.mkdir()
+        tmp.mkdir()
+        uid = random.randint(*UID_RANGE)
+        try:
+            if self.backend.isolation == "bwrap":
+                if os.geteuid() == 0:
+                    for path in (scratch, work, tmp):
+                        os.chown(path, uid, uid)
+                argv = self.backend.bwrap_argv(work, tmp, uid, request)
+            else:
+                request = self._unisolated_request(request, work, tmp)
+                argv = [interpreter()[0], "-I", str(RUNNER), "-"]
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # Only the run's marker: descendants inherit it, so `kill_marked` finds them.
+                env={"GORILLA_SANDBOX_RUN": request["env"]["GORILLA_SANDBOX_RUN"]},
+                start_new_session=True,
+            )
+            try:
+                out, err = proc.communicate(json.dumps(request).encode(), timeout=config.timeout_s + GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                return harness_timeout(config)
+            return parse_report(out, err, proc.returncode)
+        finally:
+            if self.backend.isolation == "process":
+                kill_marked(request["env"]["GORILLA_SANDBOX_RUN"])
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    @staticmethod
+    def _unisolated_request(request: dict, work: Path, tmp: Path) -> dict:
+        """Without namespaces the sandbox paths do not exist: point the request at real ones."""
+        config_paths = {WORKDIR: str(work), "/tmp": str(tmp)}
+        env = dict(request["env"])
+        env.update(HOME=str(work), TMPDIR=str(tmp), MPLCONFIGDIR=str(tmp / "matplotlib"))
+        env["XDG_CACHE_HOME"] = str(tmp / ".cache")
+        return {**request, "workdir": config_paths[WORKDIR], "env": env}
+
+
+def kill_marked(marker: str) -> None:
+    """Without a PID namespace, find what the snippet left running by its environment marker."""
+    needle = f"GORILLA_SANDBOX_RUN={marker}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
+def _parent_dirs(targets: list[str]) -> list[str]:
+    argv: list[str] = []
+    seen: set[str] = set()
+    for target in targets:
+        for parent in reversed(Path(target).parents):
+            if str(parent) == "/" or str(parent) in seen:
+                continue
+            seen.add(str(parent))
+            argv += ["--perms", "0755", "--dir", str(parent)]
+    return argv
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.isolation = self._choose_isolation()
+
+    def _choose_isolation(self) -> str:
+        wanted = self.config.local_isolation
+        has_bwrap = shutil.which("bwrap") is not None
+        if wanted == "bwrap" and not has_bwrap:
+            raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+        if wanted == "process" or not has_bwrap:
+            log.warning(
+                "local backend WITHOUT bubblewrap: snippets get rlimits, a scrubbed environment and "
+                "their own process group, but they can READ YOUR FILES and USE THE NETWORK. Install "
+                "bubblewrap (apt-get install bubblewrap) or use --backend docker for untrusted code."
+            )
+            return "process"
+        return "bwrap"
+
+    def check(self) -> None:
+        if self.isolation != "bwrap":
+            return
+        probe = subprocess.run(
+            ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+            capture_output=True,
+            text=True,
+            env={},
+        )
+        if probe.returncode != 0:
+            raise SandboxUnavailable(
+                f"bubblewrap cannot create namespaces here ({probe.stderr.strip()}); "
+                "use --backend docker or local_isolation='process'"
+            )
+
+    def open_worker(self, index: int) -> Worker:
+        return LocalWorker(self)
+
+    def bwrap_argv(self, work: Path, tmp: Path, uid: int, request: dict) -> list[str]:
+        config = self.config
+        python, prefix = interpreter()
+        argv = ["bwrap", "--die-with-parent", "--new-session"]
+        argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        if not config.network:
+            argv.append("--unshare-net")
+        argv += ["--ro-bind", "/usr", "/usr"]
+        for name in ROOT_DIRS:
+            path = Path("/") / name
+            if path.is_symlink():
+                argv += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                argv += ["--ro-bind", str(path), str(path)]
+        for name in ETC_FILES:
+            argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        argv += ["--bind", str(work), WORKDIR, "--bind", str(tmp), "/tmp"]
+        # bubblewrap creates missing parents of a mount point as 0700 root dirs, which the
+        # sandbox uid could not traverse: create them 0755 first.
+        targets = [RUNNER_PATH, f"{SITE_DIR}/0", CACHE_DIR]
+        if not prefix.startswith("/usr/"):
+            targets.append(prefix)
+        argv += _parent_dirs(targets)
+        if not prefix.startswith("/usr/"):
+            argv += ["--ro-bind", prefix, prefix]
+        argv += ["--ro-bind", str(RUNNER), RUNNER_PATH]
+        if config.mount_site_packages:
+            for i, path in enumerate(config.site_packages):
+                argv += ["--ro-bind", str(path), f"{SITE_DIR}/{i}"]
+        if config.model_cache is not None:
+            argv += ["--bind" if config.network else "--ro-bind", str(config.model_cache), CACHE_DIR]
+        else:
+            argv += ["--dir", CACHE_DIR]
+        argv += ["--chdir", WORKDIR]
+        runner_args = ["--kill-all"]
+        if os.geteuid() == 0:
+            # Root without a user namespace: keep only what the runner needs to drop to `uid`.
+            argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            runner_args += ["--uid", str(uid), "--gid", str(uid)]
+        else:
+            argv.append("--unshare-user")
+        return [*argv, python, "-I", RUNNER_PATH, *runner_args, "-"]

@@ -1,0 +1,113 @@
+"""Configuration of the executability sandbox, shared by `gorilla-bench exec`, eval and the pipeline."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from gorilla_rlaif.errors import ConfigError
+
+HARNESS_DIR = Path(__file__).resolve().parent
+DOCKERFILE = HARNESS_DIR / "Dockerfile"
+RUNNER = HARNESS_DIR / "runner.py"
+
+
+def default_image() -> str:
+    """`gorilla-rlaif-sandbox:<12 hex of sha256(Dockerfile)>`, what scripts/setup-sandbox.sh builds:
+    changing the Dockerfile changes the tag, so a stale image is never used silently."""
+    import hashlib
+
+    return "gorilla-rlaif-sandbox:" + hashlib.sha256(DOCKERFILE.read_bytes()).hexdigest()[:12]
+
+
+def default_site_packages() -> list[Path]:
+    """The running virtualenv's site-packages: mounted read-only so the sandbox's Python 3.11
+    imports the same torch/transformers as the project (offline, no image rebuild)."""
+    import sysconfig
+
+    return [Path(sysconfig.get_paths()["purelib"])]
+
+
+class SandboxConfig(BaseModel):
+    """How snippets run. Limits mean the same on both backends."""
+
+    # Parameters that choose the sandbox
+    backend: Literal["local", "docker"] = "docker"
+    local_isolation: Literal["auto", "bwrap", "process"] = Field(
+        "auto", description="local backend: bubblewrap if installed (auto), or a bare process (no isolation)"
+    )
+    container_reuse: bool = Field(
+        True, description="docker: keep one warm container per worker, wiped between snippets"
+    )
+    image: str = Field(default_factory=default_image)
+    docker_host: str | None = Field(
+        None, description="Docker/Podman socket; default: DOCKER_HOST or the default socket"
+    )
+
+    # Parameters that control the limits of one snippet
+    timeout_s: float = Field(30.0, gt=0, description="wall-time limit")
+    memory_mb: int = Field(2048, ge=64, description="address-space (rlimit) and container memory limit")
+    max_procs: int = Field(64, ge=4, description="processes + threads the snippet may have at once")
+    max_file_mb: int = Field(64, ge=1, description="largest file the snippet may write")
+    max_output_kb: int = Field(64, ge=1, description="stdout and stderr are each truncated to this")
+    network: bool = Field(False, description="allow network (the model cache is then writable)")
+
+    # Parameters that control what the sandbox sees
+    model_cache: Path | None = Field(
+        None, description="directory with huggingface/ (HF_HOME) and torch/ (TORCH_HOME), mounted at /cache"
+    )
+    site_packages: list[Path] = Field(default_factory=default_site_packages)
+    mount_site_packages: bool = Field(True, description="off when the image has its own libraries")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="extra variables for the snippet (never inherited)"
+    )
+
+    # Parameters that control throughput
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SandboxConfig:
+        if self.model_cache is not None and not Path(self.model_cache).is_dir():
+            raise ConfigError(
+                f"model_cache {self.model_cache} is not a directory (build one with build_model_cache)"
+            )
+        if self.mount_site_packages:
+            if sys.version_info[:2] != (3, 11):
+                raise ConfigError(
+                    "mount_site_packages needs Python 3.11 (the sandbox image's Python); "
+                    "use an image with its own libraries and mount_site_packages=False"
+                )
+            for path in self.site_packages:
+                if not Path(path).is_dir():
+                    raise ConfigError(f"site_packages entry {path} is not a directory")
+        return self
+
+
+def sandbox_env(config: SandboxConfig, marker: str) -> dict[str, str]:
+    """The snippet's whole environment, built from nothing: the parent's variables (API keys,
+    tokens) never reach it. Hubs run offline unless the network is allowed."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/work",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "USER": "sandbox",
+        "LOGNAME": "sandbox",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "XDG_CACHE_HOME": "/tmp/.cache",
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HOME": "/cache/huggingface",
+        "TORCH_HOME": "/cache/torch",
+        "GORILLA_SANDBOX_RUN": marker,
+    }
+    if not config.network:
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    env.update(config.env)
+    return env

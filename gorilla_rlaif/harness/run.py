@@ -1,0 +1,163 @@
+"""`run_snippets`: the one public call of the harness. Schedules snippets over backend workers,
+streams results to a JSONL file as they finish, and resumes an interrupted run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from gorilla_rlaif.errors import DataError
+from gorilla_rlaif.harness.backends import Backend, Worker, WorkerBroken, load_backend
+from gorilla_rlaif.harness.config import SandboxConfig
+from gorilla_rlaif.harness.runner import classify
+from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status
+from gorilla_rlaif.io import JsonlAppender
+
+log = logging.getLogger(__name__)
+
+
+def _coerce(snippets: Iterable[Snippet | dict]) -> list[Snippet]:
+    items, seen = [], set()
+    for n, item in enumerate(snippets, start=1):
+        try:
+            snippet = item if isinstance(item, Snippet) else Snippet.model_validate(item)
+        except Exception as exc:
+            raise DataError(f"snippet #{n} is not {{'id': str, 'code': str}}: {exc}") from None
+        if snippet.id in seen:
+            raise DataError(f"snippet #{n}: duplicate id {snippet.id!r} (ids key the results file)")
+        seen.add(snippet.id)
+        items.append(snippet)
+    return items
+
+
+def to_result(snippet_id: str, raw: dict) -> ExecResult:
+    fields = classify(raw)
+    return ExecResult(
+        id=snippet_id,
+        status=Status(fields["status"]),
+        exit_code=fields["exit_code"],
+        duration_s=raw.get("duration_s", 0.0),
+        error_type=fields["error_type"],
+        error_message=fields["error_message"],
+        stdout=raw.get("stdout", ""),
+        stderr=raw.get("stderr", ""),
+    )
+
+
+class _WorkerPool:
+    """One worker per thread, opened lazily, replaced when broken, all closed at the end."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.local = threading.local()
+        self.opened: list[Worker] = []
+        self.lock = threading.Lock()
+        self.counter = 0
+
+    def get(self) -> Worker:
+        worker = getattr(self.local, "worker", None)
+        if worker is None:
+            with self.lock:
+                index = self.counter
+                self.counter += 1
+            worker = self.backend.open_worker(index)
+            with self.lock:
+                self.opened.append(worker)
+            self.local.worker = worker
+        return worker
+
+    def discard(self) -> None:
+        worker = getattr(self.local, "worker", None)
+        self.local.worker = None
+        if worker is not None:
+            worker.close()
+
+    def close(self) -> None:
+        for worker in self.opened:
+            try:
+                worker.close()
+            except Exception as exc:
+                log.warning("closing a sandbox worker failed: %s", exc)
+
+
+def _run_one(pool: _WorkerPool, snippet: Snippet) -> ExecResult:
+    start = time.monotonic()
+    for attempt in (1, 2):
+        try:
+            raw = pool.get().execute(pool.backend.make_request(snippet.code))
+            return to_result(snippet.id, raw)
+        except WorkerBroken as exc:
+            pool.discard()
+            if len(exc.args) > 1 and isinstance(exc.args[1], dict):  # the worker knows the outcome
+                return to_result(snippet.id, {**exc.args[1], "duration_s": time.monotonic() - start})
+            log.warning("sandbox worker broke on %s (attempt %d): %s", snippet.id, attempt, exc.args[0])
+            error = exc
+        except Exception as exc:  # the harness failed, not the snippet
+            log.exception("sandbox error on %s", snippet.id)
+            pool.discard()
+            error = exc
+    return ExecResult(
+        id=snippet.id,
+        status=Status.sandbox_error,
+        duration_s=time.monotonic() - start,
+        error_type=type(error).__name__,
+        error_message=str(error)[:2000],
+    )
+
+
+def run_snippets(
+    snippets: Iterable[Snippet | dict],
+    config: SandboxConfig,
+    *,
+    output: Path | str | None = None,
+    progress: bool = True,
+) -> list[ExecResult]:
+    """Run every snippet in the sandbox `config` describes; return one result per snippet, in order.
+
+    With `output`, each result is appended to that JSONL file as it finishes; results already in
+    the file are reused (an interrupted run re-runs only the snippets without a row).
+    """
+    from tqdm.auto import tqdm
+
+    items = _coerce(snippets)
+    results: dict[str, ExecResult] = {}
+    appender = JsonlAppender(output) if output is not None else None
+    try:
+        if appender is not None:
+            wanted = {s.id for s in items}
+            for row in appender.rows:
+                if row.get("id") in wanted:
+                    results[row["id"]] = ExecResult.model_validate(row)
+        todo = [s for s in items if s.id not in results]
+        if results:
+            log.info("resuming: %d of %d snippets already have a result", len(results), len(items))
+        if todo:
+            backend = load_backend(config)
+            backend.check()
+            pool = _WorkerPool(backend)
+            bar = tqdm(total=len(todo), desc=f"exec ({config.backend})", unit="snippet", disable=not progress)
+            try:
+                with ThreadPoolExecutor(max_workers=min(config.workers, len(todo))) as executor:
+                    futures = [executor.submit(_run_one, pool, s) for s in todo]
+                    for future in as_completed(futures):
+                        result = future.result()
+                        results[result.id] = result
+                        if appender is not None:
+                            appender.append(result.model_dump(mode="json"))
+                        bar.update()
+                        bar.set_postfix(ok=sum(r.status is Status.ok for r in results.values()))
+            finally:
+                bar.close()
+                pool.close()
+                backend.close()
+    finally:
+        if appender is not None:
+            appender.close()
+    return [results[s.id] for s in items]
+
+
+__all__ = ["run_snippets", "to_result"]

@@ -1,0 +1,479 @@
+"""The runner that executes ONE snippet inside the sandbox and reports what happened as JSON.
+
+This file runs under the sandbox's own Python (Debian's python3 in the container, the host's base
+interpreter under bubblewrap), so it uses the standard library only and is mounted, not imported
+from the package. It is also importable (`classify`, `STATUSES`) by the harness.
+
+Why a supervisor inside the sandbox instead of `python -c CODE` and grepping stderr: the status
+must come from the snippet's real exception (type, MRO, exception chain, the frames it passed
+through), and the limits must be applied to the snippet alone. So the runner forks a child that
+(1) starts its own session, (2) applies rlimits, (3) builds its environment from scratch,
+(4) compiles and execs the code as `__main__`, and (5) sends a structured description of any
+exception through a pipe. The parent (the supervisor) reads stdout/stderr with caps (it keeps
+the first N KiB and discards the rest, never buffering more), kills the child's session at the
+deadline, kills every process the snippet left behind (`kill(-1)` inside the sandbox's PID
+namespace), wipes the scratch directories, and prints a single JSON line. A fork server that keeps
+libraries preloaded (issue 9) reuses `run_request` per fork unchanged.
+
+Usage: python3 -I runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
+       python3 -I runner.py --reaper   (PID 1 of a warm container)
+(the request JSON, base64-encoded, may be split across arguments: one argument is capped at
+128 KiB by the kernel).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import select
+import signal
+import sys
+import time
+
+# The closed set of statuses, in the order they are checked. Mirrored by `schema.Status`.
+STATUSES = (
+    "ok",
+    "syntax_error",
+    "import_error",
+    "attribute_error",
+    "name_error",
+    "type_error",
+    "hub_error",
+    "timeout",
+    "oom",
+    "runtime_error",
+    "sandbox_error",
+)
+
+# Where code lives that talks to a model hub. An OSError/URLError/ValueError raised while one of
+# these frames is on the stack is a hub failure (model not in the offline cache, no network),
+# not a bug of the snippet.
+HUB_PATH_MARKERS = (
+    "/huggingface_hub/",
+    "/transformers/utils/hub.py",
+    "/transformers/dynamic_module_utils.py",
+    "/torch/hub.py",
+    "/tensorflow_hub/",
+    "/keras/utils/data_utils.py",
+    "/keras/src/utils/file_utils.py",
+)
+HUB_EXCEPTION_MODULES = ("huggingface_hub.", "requests.exceptions", "urllib3.exceptions")
+CHAIN_DEPTH = 8
+MESSAGE_CHARS = 2000
+TRACEBACK_CHARS = 4000
+
+
+# ----------------------------------------------------------------------------- the child side
+
+
+def _is_hub_exception(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    if module.startswith(HUB_EXCEPTION_MODULES):
+        return True
+    import urllib.error
+
+    if not isinstance(exc, (OSError, urllib.error.URLError, ValueError)):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if any(marker in filename for marker in HUB_PATH_MARKERS):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def describe_exception(exc: BaseException) -> dict:
+    """Structured facts about an exception: what `classify` needs, and what a human reads."""
+    import traceback
+
+    chain, seen, cur = [], set(), exc
+    while cur is not None and id(cur) not in seen and len(chain) < CHAIN_DEPTH:
+        seen.add(id(cur))
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {
+        "type": type(exc).__name__,
+        "module": type(exc).__module__,
+        "mro": [cls.__name__ for cls in type(exc).__mro__],
+        "message": str(exc)[:MESSAGE_CHARS],
+        "hub": any(_is_hub_exception(e) for e in chain),
+        "chain": [f"{type(e).__module__}.{type(e).__qualname__}" for e in chain],
+        "traceback": text[-TRACEBACK_CHARS:],
+    }
+
+
+def _apply_limits(req: dict) -> None:
+    import resource
+
+    mb = 1 << 20
+    limits = {
+        resource.RLIMIT_AS: req["memory_mb"] * mb,
+        resource.RLIMIT_FSIZE: req["max_file_mb"] * mb,
+        resource.RLIMIT_CORE: 0,
+        # CPU seconds: a second line of defence behind the supervisor's wall clock.
+        resource.RLIMIT_CPU: int(req["timeout_s"]) + 2,
+    }
+    if req.get("max_procs"):
+        limits[resource.RLIMIT_NPROC] = req["max_procs"]
+    for which, value in limits.items():
+        resource.setrlimit(which, (value, value))  # soft = hard: the snippet cannot raise them
+
+
+def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
+    """Runs in the forked child; never returns."""
+    code = 1
+    me = os.getpid()  # processes the snippet forks run this code too: only `me` may report
+    try:
+        os.setsid()
+        _set_dumpable(True)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        for fd in (devnull, out_w, err_w):
+            os.close(fd)
+        os.chdir(req["workdir"])
+        os.environ.clear()
+        os.environ.update(req["env"])
+        import site
+
+        for path in req.get("site_dirs", []):
+            site.addsitedir(path)
+        sys.argv = ["snippet.py"]
+        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+        _apply_limits(req)
+        report: dict = {"phase": "compile"}
+        try:
+            compiled = compile(req["code"], "snippet.py", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes
+            report["exception"] = describe_exception(exc)
+            report["syntax"] = True
+        else:
+            import types
+
+            module = types.ModuleType("__main__")
+            module.__file__ = os.path.join(req["workdir"], "snippet.py")
+            sys.modules["__main__"] = module
+            report["phase"] = "run"
+            try:
+                exec(compiled, module.__dict__)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if code != 0:
+                    report["exception"] = describe_exception(exc)
+            except BaseException as exc:
+                report["exception"] = describe_exception(exc)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        report["exit_code"] = code
+        if os.getpid() == me:
+            os.write(rep_w, json.dumps(report).encode())
+    except BaseException as exc:  # the runner itself failed in the child (e.g. bad request)
+        with contextlib.suppress(Exception):
+            if os.getpid() == me:
+                os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
+    finally:
+        os._exit(code if 0 <= code < 256 else 1)
+
+
+# ------------------------------------------------------------------------ the supervisor side
+
+
+def _set_dumpable(flag: bool) -> None:
+    """PR_SET_DUMPABLE=0 makes /proc/<supervisor>/fd unreachable for the snippet (same uid), so it
+    cannot write into the report channel; the child turns it back on for itself."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 1 if flag else 0, 0, 0, 0)
+    except Exception:
+        pass
+
+
+def _oom_kills() -> int | None:
+    """The memory cgroup's OOM-kill counter (v2 memory.events or v1 memory.oom_control)."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+class _Capture:
+    """Keeps the first `limit` bytes of a stream and counts the rest (never buffers more)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.data, self.total = limit, bytearray(), 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        if self.total > len(self.data):
+            text += f"\n[... truncated: {self.total - len(self.data)} more bytes]"
+        return text
+
+
+def _kill_leftovers(pgid: int, kill_all: bool) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGKILL)
+    # kill(-1) reaches every process this uid may signal except ourselves and the namespace's
+    # init: with a dedicated uid inside a PID namespace that is exactly what the snippet started
+    # (daemons that left the session included). Never as root, never outside a sandbox.
+    if kill_all and os.getuid() != 0:
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # reap our children (and orphans, if we are PID 1)
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            pid = -1
+        if pid > 0:
+            continue
+        # Orphans are reaped by the namespace's init; until then their zombies still count
+        # against the PID limit, so the next snippet waits for them here.
+        if not kill_all or not _other_processes():
+            break
+        time.sleep(0.01)
+
+
+def _other_processes() -> list[int]:
+    """PIDs (zombies included) of our uid in this PID namespace, other than init and us."""
+    me, uid, found = os.getpid(), os.getuid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me):
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def reap_forever() -> None:
+    """PID 1 of a warm container: reap the orphans snippets leave (a plain `sleep` would not,
+    and their zombies would count against the PID limit). kill(-1) never reaches PID 1."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+    while True:
+        signal.sigwait([signal.SIGCHLD])
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+
+
+def _wipe(paths: list[str]) -> None:
+    """Empty scratch directories between snippets of a reused container."""
+    import shutil
+
+    for root in paths:
+        if not os.path.isdir(root):
+            continue
+        for dirpath, dirnames, _ in os.walk(root):
+            for name in dirnames:  # a snippet may have chmod 000'ed a directory
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(dirpath, name), 0o700)
+        for name in os.listdir(root):
+            path = os.path.join(root, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+
+def run_request(req: dict, *, kill_all: bool = False) -> dict:
+    """Run one snippet in a forked child under `req`'s limits; return the raw report."""
+    cap = req["max_output_kb"] * 1024
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    os.makedirs(req["workdir"], exist_ok=True)
+    oom_before = _oom_kills()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        for fd in (out_r, err_r, rep_r):
+            os.close(fd)
+        _child(req, out_w, err_w, rep_w)
+    for fd in (out_w, err_w, rep_w):
+        os.close(fd)
+    _set_dumpable(False)
+    pidfd = os.pidfd_open(pid)
+    captures = {out_r: _Capture(cap), err_r: _Capture(cap), rep_r: _Capture(1 << 20)}
+    open_fds = set(captures)
+    deadline = start + req["timeout_s"]
+    timed_out, status = False, None
+    while status is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            break
+        ready, _, _ = select.select([*open_fds, pidfd], [], [], remaining)
+        for fd in ready:
+            if fd == pidfd:
+                _, status = os.waitpid(pid, 0)
+                continue
+            chunk = os.read(fd, 65536)
+            if chunk:
+                captures[fd].feed(chunk)
+            else:
+                open_fds.discard(fd)
+    duration = time.monotonic() - start
+    _kill_leftovers(pid, kill_all)
+    for fd in list(open_fds):  # whatever was written before the end
+        os.set_blocking(fd, False)
+        try:
+            while chunk := os.read(fd, 65536):
+                captures[fd].feed(chunk)
+        except (BlockingIOError, OSError):
+            pass
+    for fd in (out_r, err_r, rep_r, pidfd):
+        os.close(fd)
+    oom_after = _oom_kills()
+    try:
+        child_report = json.loads(bytes(captures[rep_r].data) or b"{}")
+    except ValueError:
+        child_report = {"setup_error": "unreadable report from the child"}
+    raw = {
+        "child": child_report,
+        "timed_out": timed_out,
+        "returncode": os.waitstatus_to_exitcode(status),
+        "duration_s": round(duration, 4),
+        "stdout": captures[out_r].text(),
+        "stderr": captures[err_r].text(),
+        "oom_killed": bool(oom_before is not None and oom_after is not None and oom_after > oom_before),
+    }
+    _wipe(req.get("clean_dirs", []))
+    return raw
+
+
+# ----------------------------------------------------------------------------- classification
+
+
+def classify(raw: dict) -> dict:
+    """Map a raw report to the result fields: status, exit_code, error_type, error_message."""
+    child = raw.get("child") or {}
+    exc = child.get("exception")
+    rc = raw.get("returncode")
+    result = {"exit_code": rc, "error_type": None, "error_message": None}
+    if raw.get("timed_out"):
+        return {
+            **result,
+            "status": "timeout",
+            "error_type": "Timeout",
+            "error_message": raw.get("timeout_message")
+            or "wall-time limit reached; the process group was killed",
+        }
+    if child.get("setup_error"):
+        return {
+            **result,
+            "status": "sandbox_error",
+            "error_type": "RunnerError",
+            "error_message": child["setup_error"],
+        }
+    if exc:
+        result.update(error_type=exc["type"], error_message=exc["message"])
+        mro = set(exc["mro"])
+        if child.get("syntax"):
+            return {**result, "status": "syntax_error"}
+        if exc.get("hub"):
+            return {**result, "status": "hub_error"}
+        for name, status in (
+            ("MemoryError", "oom"),
+            ("ImportError", "import_error"),
+            ("AttributeError", "attribute_error"),
+            ("NameError", "name_error"),
+            ("TypeError", "type_error"),
+        ):
+            if name in mro:
+                return {**result, "status": status}
+        return {**result, "status": "runtime_error"}
+    if rc is not None and rc < 0:
+        sig = -rc
+        name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
+        if sig == signal.SIGXCPU:
+            return {
+                **result,
+                "status": "timeout",
+                "error_type": "Timeout",
+                "error_message": "CPU-time limit reached (SIGXCPU)",
+            }
+        if sig == signal.SIGKILL and (
+            raw.get("oom_killed") or raw.get("oom_killed") is None or raw.get("assume_oom")
+        ):
+            return {
+                **result,
+                "status": "oom",
+                "error_type": "OOMKilled",
+                "error_message": "killed by the out-of-memory killer (SIGKILL)",
+            }
+        return {**result, "status": "runtime_error", "error_type": name, "error_message": f"killed by {name}"}
+    if rc:
+        return {
+            **result,
+            "status": "runtime_error",
+            "error_type": "ExitCode",
+            "error_message": f"process exited with code {rc} without an exception",
+        }
+    return {**result, "status": "ok"}
+
+
+def decode_request(chunks: list[str]) -> dict:
+    return json.loads(base64.b64decode("".join(chunks)))
+
+
+def encode_request(req: dict, chunk: int = 100_000) -> list[str]:
+    data = base64.b64encode(json.dumps(req).encode()).decode()
+    return [data[i : i + chunk] for i in range(0, len(data), chunk)] or [""]
+
+
+def main(argv: list[str]) -> int:
+    uid = gid = None
+    kill_all = False
+    args = list(argv)
+    while args and args[0].startswith("--"):
+        flag = args.pop(0)
+        if flag == "--uid":
+            uid = int(args.pop(0))
+        elif flag == "--gid":
+            gid = int(args.pop(0))
+        elif flag == "--kill-all":
+            kill_all = True
+        elif flag == "--reaper":
+            reap_forever()
+        else:
+            raise SystemExit(f"runner: unknown flag {flag}")
+    req = decode_request(args) if args and args != ["-"] else json.load(sys.stdin)
+    if uid is not None and os.getuid() == 0:
+        # Drop to the sandbox's own uid (bubblewrap starts us as root with only these caps).
+        os.setgroups([])
+        os.setgid(gid if gid is not None else uid)
+        os.setuid(uid)
+    raw = run_request(req, kill_all=kill_all)
+    sys.stdout.write(json.dumps(raw) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,65 @@
+"""What goes into the harness (`Snippet`) and what comes out (`ExecResult` with a `Status`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+
+class Status(str, Enum):
+    """The closed set of outcomes of running one snippet. `sandbox_error` means the harness
+    itself failed (engine unreachable mid-run, runner crashed): it must be rare and is never the
+    snippet's fault; every other status is about the snippet."""
+
+    ok = "ok"
+    syntax_error = "syntax_error"
+    import_error = "import_error"
+    attribute_error = "attribute_error"
+    name_error = "name_error"
+    type_error = "type_error"
+    hub_error = "hub_error"
+    timeout = "timeout"
+    oom = "oom"
+    runtime_error = "runtime_error"
+    sandbox_error = "sandbox_error"
+
+
+class Snippet(BaseModel):
+    """One piece of code to run: an id unique within a run, and the Python source."""
+
+    id: str = Field(min_length=1)
+    code: str
+
+
+class ExecResult(BaseModel):
+    """One row of a results file. stdout/stderr are truncated to the configured cap."""
+
+    id: str
+    status: Status
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    error_type: str | None = None
+    error_message: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+def summarize(results: Iterable[ExecResult]) -> dict:
+    """Executability rate = ok / total; also the rate over snippets that did not fail on a model
+    hub (`hub_error` counted separately: a missing model says nothing about the code), and a
+    count per status (every status present, zeros included)."""
+    results = list(results)
+    counts = Counter(r.status for r in results)
+    total = len(results)
+    hub = counts[Status.hub_error]
+    ok = counts[Status.ok]
+    return {
+        "total": total,
+        "executability": ok / total if total else 0.0,
+        "executability_excluding_hub_errors": ok / (total - hub) if total - hub else 0.0,
+        "hub_errors": hub,
+        "counts": {status.value: counts[status] for status in Status},
+    }
