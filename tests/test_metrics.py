@@ -20,6 +20,7 @@ from gorilla_rlaif.metrics import (
     rouge_l,
     score_responses,
 )
+from gorilla_rlaif.metrics.ast_match import index_api_call
 
 HUBS = ("huggingface", "tensorflowhub", "torchhub")
 
@@ -69,26 +70,58 @@ def test_gold_figures_torchhub_equal_reference(hub_data):
     assert round(verdicts["hallucination"] / len(records), 4) == REFERENCE["torchhub"][1]
 
 
-@pytest.mark.parametrize("hub", ["huggingface", "tensorflowhub"])
-def test_gold_figures_hf_tf_close_to_reference(hub, hub_data):
-    """HF and TF differ from the issue's reference figures by 3 and 2 responses. Every differing
-    candidate is a response without an `api_call` marker (Gorilla then parses the whole free-text
-    answer) or a fall-through match: their trees depend on the tree-sitter grammar build (Gorilla
-    ships a 2020 build of the Python grammar; we use tree-sitter-python 0.21, pinned by codebleu)."""
+# The responses whose Gorilla verdict rests on parsing a free-text answer (no `api_call` marker) or
+# on the fall-through quirk (no subtree has the entry's name: the walk's last subtree is compared).
+# Only these can flip under another evaluator set-up; see "Reference figures" in ast_match.py.
+NO_MARKER_MATCHED = {
+    "huggingface": {41: "correct", 406: "error", 690: "correct", 788: "error"},
+    "tensorflowhub": {
+        9: "error",
+        49: "correct",
+        68: "correct",
+        168: "correct",
+        566: "correct",
+        677: "correct",
+    },
+    "torchhub": {},
+}
+FALL_THROUGH = {
+    "huggingface": {335: "correct", 406: "error", 788: "error", 853: "error"},
+    "tensorflowhub": {168: "correct"},
+    "torchhub": {142: "correct"},
+}
+
+
+@pytest.mark.parametrize("hub", HUBS)
+def test_gold_verdicts_that_rest_on_free_text_or_fall_through(hub, hub_data):
+    """HF and TF differ from the issue's reference figures by 3 and 2 responses (HF: 1 correct and
+    2 errors more are hallucinations there; TF: 2 correct). Gorilla's scripts run on every
+    tree-sitter-python grammar they can load (ABI 13-14: 0.19.0 to 0.21.0) with py-tree-sitter
+    0.20.4 and 0.22 give our counts exactly, so the gap is not the grammar. It can only lie in these
+    responses, pinned here so that any change to them is noticed."""
     matcher, records = hub_data[hub]
+    no_marker, fall_through = {}, {}
+    for r in records:
+        v = matcher.verdict(r.raw_code, r.api_data.domain)
+        if v.match is None:
+            continue
+        if "api_call" not in r.raw_code:
+            no_marker[r.question_id] = v.verdict
+        name = index_api_call(v.match.entry.api_call, hub).name.decode()
+        if not v.match.node_text.startswith(name):
+            fall_through[r.question_id] = v.verdict
+    assert no_marker == NO_MARKER_MATCHED[hub]
+    assert fall_through == FALL_THROUGH[hub]
+    if hub == "torchhub":
+        return
     ref_acc, ref_hal = REFERENCE[hub]
     n = len(records)
     correct, hallucination, _ = GORILLA_GOLD[hub]
-    assert abs(correct - round(ref_acc * n)) <= 2
-    assert abs(hallucination - round(ref_hal * n)) <= 3
-    fragile = 0  # verdicts that rest on parsing free text or on the fall-through quirk
-    for r in records:
-        m = matcher.match(r.raw_code)
-        if m is not None and (
-            "api_call" not in r.raw_code or m.entry.api_call.split("(")[0] not in m.node_text
-        ):
-            fragile += 1
-    assert fragile >= abs(correct - round(ref_acc * n)) + abs(hallucination - round(ref_hal * n)) // 2
+    flips_needed = round(ref_hal * n) - hallucination  # HF 3, TF 2: matches that became hallucinations
+    lost_correct = correct - round(ref_acc * n)  # HF 1, TF 2
+    fragile = {**no_marker, **fall_through}
+    assert 0 < lost_correct <= flips_needed <= len(fragile)
+    assert sum(v == "correct" for v in fragile.values()) >= lost_correct
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,10 @@ from gorilla_rlaif.errors import GorillaRlaifError
 RLAIF_COMMANDS: dict[str, str] = {
     "data": "gorilla_rlaif.cli.data",
     "tiny-model": "gorilla_rlaif.cli.tiny_model",
-    "train": "gorilla_rlaif.cli.train",
     "generate": "gorilla_rlaif.cli.generate",
     "label": "gorilla_rlaif.cli.label",
     "preferences": "gorilla_rlaif.cli.preferences",
+    "train": "gorilla_rlaif.cli.train",
 }
 
 BENCH_COMMANDS: dict[str, str] = {

@@ -35,6 +35,25 @@ quirk, because published numbers were measured with them:
    the callee text contains "ner". No match: hallucination; a match with the gold record's domain:
    correct; otherwise error.
 
+**Reference figures.** Gold outputs scored this way give TorchHub 162 correct / 23 hallucinations
+of 186, exactly the issue's reference (0.8710 / 0.1237); HuggingFace 835 / 40 of 911 (reference
+0.9155 / 0.0472 = 834 / 43) and TensorFlow Hub 657 / 4 of 688 (reference 0.9520 / 0.0087 =
+655 / 6). What was ruled out (measured 2026-11-23): the grammar and runtime. Gorilla's scripts,
+run verbatim in logic on the same files, give our counts per question_id with every
+tree-sitter-python release py-tree-sitter can load with a `Node.text` (which the scripts need):
+npm 0.19.0, 0.20.0, 0.20.1, 0.20.3, 0.20.4 (ABI 13/14; Gorilla's vendored grammar.json sits
+between 0.20.1 and 0.20.3), under py-tree-sitter 0.20.4 (tree-sitter 0.20 runtime), 0.21.3 and 0.22
+with 0.21.0. Older grammars (0.15-0.17, ABI 10-12) load in no py-tree-sitter that has
+`Node.text`, so the reference cannot have used them. Also identical: stripping the text,
+parsing only the part after `###Output:`, newlines as spaces. The data files are Gorilla's
+(git blob ids checked). Disabling the fall-through gives 834 / 44, 656 / 5, 161 / 24: not it.
+The gap can only lie in the verdicts that rest on parsing free text or on the fall-through
+(pinned by `test_gold_verdicts_that_rest_on_free_text_or_fall_through`): HF without an
+`api_call` marker 41 correct, 406 error, 690 correct, 788 error; HF fall-through 335 correct,
+406, 788, 853 error (`pipeline('ner')` via "ner" in free text); TF without a marker 9 error,
+49, 68, 168, 566, 677 correct; TF fall-through 168. Matching the reference needs HF 3 of those
+to be hallucinations (one correct, two errors, e.g. 406 and 788) and TF 2 correct ones.
+
 **Strict mode** asks the question users usually mean: did the response call the gold API?
 Each API has an *identity* (`api_identity`): the first call in its `api_call` (in source order)
 that has an identifying argument, its callee, and its identifying values: string arguments
