@@ -23,6 +23,7 @@ Usage: python3 -I runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -124,6 +125,7 @@ def _apply_limits(req: dict) -> None:
 def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
     """Runs in the forked child; never returns."""
     code = 1
+    me = os.getpid()  # processes the snippet forks run this code too: only `me` may report
     try:
         os.setsid()
         _set_dumpable(True)
@@ -167,17 +169,16 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
             except BaseException as exc:
                 report["exception"] = describe_exception(exc)
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):
                 stream.flush()
-            except Exception:
-                pass
         report["exit_code"] = code
-        os.write(rep_w, json.dumps(report).encode())
+        if os.getpid() == me:
+            os.write(rep_w, json.dumps(report).encode())
     except BaseException as exc:  # the runner itself failed in the child (e.g. bad request)
-        try:
+        with contextlib.suppress(Exception):
+            if os.getpid() != me:
+                raise RuntimeError("forked by the snippet")
             os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
-        except Exception:
-            pass
     finally:
         os._exit(code if 0 <= code < 256 else 1)
 
@@ -230,18 +231,14 @@ class _Capture:
 
 
 def _kill_leftovers(pgid: int, kill_all: bool) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
     # kill(-1) reaches every process this uid may signal except ourselves and the namespace's
     # init: with a dedicated uid inside a PID namespace that is exactly what the snippet started
     # (daemons that left the session included). Never as root, never outside a sandbox.
     if kill_all and os.getuid() != 0:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:  # reap our children (and orphans, if we are PID 1)
         try:
@@ -261,19 +258,15 @@ def _wipe(paths: list[str]) -> None:
             continue
         for dirpath, dirnames, _ in os.walk(root):
             for name in dirnames:  # a snippet may have chmod 000'ed a directory
-                try:
+                with contextlib.suppress(OSError):
                     os.chmod(os.path.join(dirpath, name), 0o700)
-                except OSError:
-                    pass
         for name in os.listdir(root):
             path = os.path.join(root, name)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(path)
-                except OSError:
-                    pass
 
 
 def run_request(req: dict, *, kill_all: bool = False) -> dict:
@@ -302,10 +295,8 @@ def run_request(req: dict, *, kill_all: bool = False) -> dict:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             timed_out = True
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
             _, status = os.waitpid(pid, 0)
             break
         ready, _, _ = select.select([*open_fds, pidfd], [], [], remaining)

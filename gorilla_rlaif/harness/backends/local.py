@@ -10,6 +10,7 @@ process group, but it can read the file system and reach the network: a warning 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -143,10 +144,8 @@ def kill_marked(marker: str) -> None:
         except OSError:
             continue
         if needle in environ.split(b"\0"):
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
 
 
 def _parent_dirs(targets: list[str]) -> list[str]:

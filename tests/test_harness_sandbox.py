@@ -1,0 +1,257 @@
+"""The harness on real sandboxes: bubblewrap (local) and Docker (CI starts dockerd; these tests
+FAIL, never skip, when the engine is unreachable). Snippets run in batches, as users run them,
+so each backend pays its start-up once; every test then checks its own rows."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gorilla_rlaif.harness import SandboxConfig, Status, run_snippets, summarize
+from gorilla_rlaif.harness.model_cache import build_model_cache_for
+
+BACKENDS = ["local", "docker"]
+SECRET = "sk-gorilla-test-secret-4242"
+DAEMON_SLEEP = "4242.5"  # a sleep duration no other process on the machine uses
+
+# One snippet per status a snippet can earn (sandbox_error is the harness's, tested separately).
+STATUS_SNIPPETS = {
+    "ok": ("print('hello from the sandbox')", Status.ok),
+    "syntax": ("def broken(:\n    pass", Status.syntax_error),
+    "import": ("import definitely_not_a_module_xyz", Status.import_error),
+    "attribute": ("import math\nmath.no_such_function()", Status.attribute_error),
+    "name": ("print(undefined_variable)", Status.name_error),
+    "type": ("len(5)", Status.type_error),
+    "timeout": ("while True:\n    pass", Status.timeout),
+    "oom": ("blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))", Status.oom),
+    "runtime": ("raise ValueError('bad value')", Status.runtime_error),
+}
+
+MODEL_SNIPPETS = {
+    "hf_pipeline": (
+        "from transformers import pipeline\n"
+        "unmasker = pipeline('fill-mask', model='bert-base-uncased')\n"
+        "print(len(unmasker('Paris is the [MASK] of France.')))",
+        Status.ok,
+    ),
+    "hf_auto": (
+        "from transformers import AutoTokenizer, AutoModelForCausalLM\n"
+        "tok = AutoTokenizer.from_pretrained('gpt2')\n"
+        "model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
+        "out = model.generate(**tok('def f():', return_tensors='pt'), max_new_tokens=3)\n"
+        "print(out.shape[0])",
+        Status.ok,
+    ),
+    "torch_hub": (
+        "import torch\n"
+        "model = torch.hub.load('pytorch/vision', 'resnet18', pretrained=True)\n"
+        "model.eval()\n"
+        "print(tuple(model(torch.rand(1, 3, 32, 32)).shape))",
+        Status.ok,
+    ),
+    "hub_missing": (
+        "from transformers import AutoModel\nAutoModel.from_pretrained('some-org/model-not-in-cache')",
+        Status.hub_error,
+    ),
+}
+
+
+def hostile_snippets(outside_file: Path, port: int) -> dict[str, str]:
+    return {
+        "fork_bomb": "import os\nwhile True:\n    os.fork()",
+        "memory_bomb": "x = b'a' * (8 << 30)",
+        "huge_output": "import sys\nfor _ in range(20000):\n    sys.stdout.write('y' * 10000 + '\\n')",
+        "huge_file": "with open('big.bin', 'wb') as f:\n    for _ in range(100):\n        f.write(b'0' * (1 << 20))",
+        "read_outside": f"print(open({str(outside_file)!r}).read())",
+        "env_secrets": (
+            "import os\nprint(dict(os.environ))\n"
+            "for pid in os.listdir('/proc'):\n"
+            "    try:\n"
+            "        print(open(f'/proc/{pid}/environ').read())\n"
+            "    except Exception:\n"
+            "        pass"
+        ),
+        "connect_loopback": (
+            f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=3)\nprint('connected')"
+        ),
+        "daemon": (
+            "import os, subprocess\n"
+            f"subprocess.Popen(['sleep', '{DAEMON_SLEEP}'], start_new_session=True)\n"
+            "if os.fork() == 0:\n"
+            "    os.setsid()\n"
+            "    if os.fork() == 0:\n"
+            f"        os.execvp('sleep', ['sleep', '{DAEMON_SLEEP}'])\n"
+            "    os._exit(0)\n"
+            "print('spawned')"
+        ),
+        "write_scratch": "open('/tmp/left-behind', 'w').write('x')\nopen('left-behind', 'w').write('x')\nprint('wrote')",
+        "after": "print('still works')",
+    }
+
+
+def leftover_daemons() -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if DAEMON_SLEEP.encode() in cmdline and b"python" not in cmdline:
+                found.append(entry)
+    return found
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """One offline cache for the session: tiny random models under the ids the snippets load."""
+    codes = [code for code, expected in MODEL_SNIPPETS.values() if expected is Status.ok]
+    return build_model_cache_for(codes, tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+class Listener:
+    """A TCP listener on the host's loopback that records whether anyone connected."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def fast_batch(backend, tmp_path_factory):
+    """Status and hostile snippets (no heavy imports) in one batch with tight limits."""
+    outside = tmp_path_factory.mktemp("outside") / "host-secret.txt"
+    outside.write_text("host file content 1234")
+    listener = Listener()
+    os.environ["OPENAI_API_KEY"] = SECRET
+    os.environ["HF_TOKEN"] = SECRET
+    try:
+        snippets = {k: code for k, (code, _) in STATUS_SNIPPETS.items()}
+        snippets.update(hostile_snippets(outside, listener.port))
+        config = SandboxConfig(
+            backend=backend, timeout_s=6, memory_mb=512, max_procs=32, max_file_mb=16, max_output_kb=8, workers=2
+        )
+        start = time.monotonic()
+        results = run_snippets([{"id": k, "code": c} for k, c in snippets.items()], config, progress=False)
+        elapsed = time.monotonic() - start
+        time.sleep(0.5)
+        daemons = leftover_daemons()
+    finally:
+        os.environ.pop("OPENAI_API_KEY")
+        os.environ.pop("HF_TOKEN")
+        listener.close()
+    return {
+        "results": {r.id: r for r in results},
+        "listener": listener,
+        "daemons": daemons,
+        "elapsed": elapsed,
+        "config": config,
+    }
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", list(STATUS_SNIPPETS))
+def test_each_status_is_classified_from_the_real_exception(fast_batch, name):
+    result = fast_batch["results"][name]
+    expected = STATUS_SNIPPETS[name][1]
+    assert result.status is expected, result
+    if expected is Status.ok:
+        assert result.stdout == "hello from the sandbox\n" and result.exit_code == 0
+    if name == "syntax":
+        assert result.error_type == "SyntaxError"
+    if name == "runtime":
+        assert result.error_type == "ValueError" and result.error_message == "bad value"
+    if name == "timeout":
+        assert 5.5 < result.duration_s < 10
+
+
+@pytest.mark.docker
+def test_hostile_snippets_are_contained(fast_batch):
+    r = fast_batch["results"]
+    cap = fast_batch["config"].max_output_kb * 1024
+    # fork bomb: forks fail at the process limit; the run ends (error or wall time), nothing survives
+    assert r["fork_bomb"].status in {Status.runtime_error, Status.timeout}, r["fork_bomb"]
+    assert r["memory_bomb"].status is Status.oom
+    assert r["huge_output"].status is Status.ok
+    assert len(r["huge_output"].stdout) < cap + 100 and "truncated" in r["huge_output"].stdout
+    assert r["huge_file"].status is Status.runtime_error and "File too large" in r["huge_file"].error_message
+    assert r["read_outside"].status is Status.runtime_error
+    assert r["read_outside"].error_type == "FileNotFoundError" and "1234" not in r["read_outside"].stdout
+    assert r["env_secrets"].status is Status.ok and "HF_HOME" in r["env_secrets"].stdout
+    assert SECRET not in r["env_secrets"].stdout + r["env_secrets"].stderr
+    assert r["connect_loopback"].status is Status.runtime_error
+    assert "connected" not in r["connect_loopback"].stdout
+    assert fast_batch["listener"].connections == 0
+    assert r["daemon"].status is Status.ok and r["daemon"].stdout == "spawned\n"
+    assert fast_batch["daemons"] == [], "a daemon outlived its snippet"
+    assert r["after"].status is Status.ok and r["after"].stdout == "still works\n"
+
+
+@pytest.mark.docker
+def test_no_container_or_scratch_survives_a_run(fast_batch, backend):
+    config = fast_batch["config"].model_copy(update={"workers": 1})
+    # one warm worker runs both: the second must not see the first one's files
+    results = run_snippets(
+        [
+            {"id": "write", "code": "open('/tmp/mine', 'w').write('1'); open('mine', 'w').write('1')"},
+            {"id": "look", "code": "import os; print(sorted(os.listdir('/tmp')), sorted(os.listdir('.')))"},
+        ],
+        config,
+        progress=False,
+    )
+    assert [r.status for r in results] == [Status.ok, Status.ok]
+    assert "mine" not in results[1].stdout
+    if backend == "docker":
+        import docker
+
+        client = docker.from_env()
+        assert client.containers.list(all=True, filters={"label": "org.gorilla-rlaif.harness"}) == []
+    else:
+        import tempfile
+
+        assert not list(Path(tempfile.gettempdir()).glob("gorilla-sandbox-*"))
+
+
+@pytest.mark.docker
+def test_apibench_style_snippets_load_models_offline(backend, model_cache):
+    config = SandboxConfig(backend=backend, timeout_s=90, model_cache=model_cache, workers=2)
+    results = run_snippets([{"id": k, "code": c} for k, (c, _) in MODEL_SNIPPETS.items()], config, progress=False)
+    by_id = {r.id: r for r in results}
+    for name, (_, expected) in MODEL_SNIPPETS.items():
+        assert by_id[name].status is expected, by_id[name]
+    assert by_id["torch_hub"].stdout.strip() == "(1, 1000)"
+    assert by_id["hf_pipeline"].stdout.strip() == "5"  # fill-mask returns the top 5
+    summary = summarize(results)
+    assert summary["counts"]["ok"] == 3 and summary["hub_errors"] == 1
+    assert summary["executability"] == 0.75 and summary["executability_excluding_hub_errors"] == 1.0
