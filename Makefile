@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-output
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench clean sandbox
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (torch CPU wheel is cp311)"'
@@ -30,7 +30,11 @@ demo: venv
 	$(BIN)/gorilla-rlaif data export --hub huggingface --split eval --output $(DEMO_DIR)/huggingface_eval.jsonl
 	$(BIN)/gorilla-rlaif tiny-model --output-dir $(DEMO_DIR)/tiny-model
 
-test: venv
+# Docker engine, bubblewrap and the sandbox image for the executability harness (idempotent)
+sandbox:
+	bash scripts/setup-sandbox.sh
+
+test: venv sandbox
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

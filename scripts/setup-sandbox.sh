@@ -62,7 +62,10 @@ fi
 # 4. sandbox image
 if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
   start=$(date +%s)
-  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$BASE" -t "$IMAGE" "$DOCKERFILE_DIR" >/dev/null
+  # the legacy builder: BuildKit (docker-buildx) is not part of Debian's docker.io
+  if ! DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$BASE" -t "$IMAGE" "$DOCKERFILE_DIR" >/tmp/gorilla-rlaif-build.log 2>&1; then
+    cat /tmp/gorilla-rlaif-build.log; exit 1
+  fi
   say "built $IMAGE in $(( $(date +%s) - start )) s"
 fi
 say "ready: dockerd on $DOCKER_SOCK, image $IMAGE"

@@ -94,7 +94,8 @@ def hostile_snippets(outside_file: Path, port: int) -> dict[str, str]:
     }
 
 
-def leftover_daemons() -> list[str]:
+def leftover_daemons(token: str = DAEMON_SLEEP) -> list[str]:
+    """Host PIDs of `sleep TOKEN` processes (the daemons our snippets try to leave behind)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -102,7 +103,7 @@ def leftover_daemons() -> list[str]:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if DAEMON_SLEEP.encode() in cmdline and b"python" not in cmdline:
+            if token.encode() in cmdline and b"python" not in cmdline:
                 found.append(entry)
     return found
 
@@ -160,7 +161,13 @@ def fast_batch(backend, tmp_path_factory):
         snippets = {k: code for k, (code, _) in STATUS_SNIPPETS.items()}
         snippets.update(hostile_snippets(outside, listener.port))
         config = SandboxConfig(
-            backend=backend, timeout_s=6, memory_mb=512, max_procs=32, max_file_mb=16, max_output_kb=8, workers=2
+            backend=backend,
+            timeout_s=6,
+            memory_mb=512,
+            max_procs=32,
+            max_file_mb=16,
+            max_output_kb=8,
+            workers=2,
         )
         start = time.monotonic()
         results = run_snippets([{"id": k, "code": c} for k, c in snippets.items()], config, progress=False)
@@ -246,7 +253,9 @@ def test_no_container_or_scratch_survives_a_run(fast_batch, backend):
 @pytest.mark.docker
 def test_apibench_style_snippets_load_models_offline(backend, model_cache):
     config = SandboxConfig(backend=backend, timeout_s=90, model_cache=model_cache, workers=2)
-    results = run_snippets([{"id": k, "code": c} for k, (c, _) in MODEL_SNIPPETS.items()], config, progress=False)
+    results = run_snippets(
+        [{"id": k, "code": c} for k, (c, _) in MODEL_SNIPPETS.items()], config, progress=False
+    )
     by_id = {r.id: r for r in results}
     for name, (_, expected) in MODEL_SNIPPETS.items():
         assert by_id[name].status is expected, by_id[name]

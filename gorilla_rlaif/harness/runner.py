@@ -16,6 +16,7 @@ namespace), wipes the scratch directories, and prints a single JSON line. A fork
 libraries preloaded (issue 9) reuses `run_request` per fork unchanged.
 
 Usage: python3 -I runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
+       python3 -I runner.py --reaper   (PID 1 of a warm container)
 (the request JSON, base64-encoded, may be split across arguments: one argument is capped at
 128 KiB by the kernel).
 """
@@ -176,9 +177,8 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
             os.write(rep_w, json.dumps(report).encode())
     except BaseException as exc:  # the runner itself failed in the child (e.g. bad request)
         with contextlib.suppress(Exception):
-            if os.getpid() != me:
-                raise RuntimeError("forked by the snippet")
-            os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
+            if os.getpid() == me:
+                os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
     finally:
         os._exit(code if 0 <= code < 256 else 1)
 
@@ -239,14 +239,43 @@ def _kill_leftovers(pgid: int, kill_all: bool) -> None:
     if kill_all and os.getuid() != 0:
         with contextlib.suppress(OSError):
             os.kill(-1, signal.SIGKILL)
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline:  # reap our children (and orphans, if we are PID 1)
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
+            pid = -1
+        if pid > 0:
+            continue
+        # Orphans are reaped by the namespace's init; until then their zombies still count
+        # against the PID limit, so the next snippet waits for them here.
+        if not kill_all or not _other_processes():
             break
-        if pid == 0:
-            time.sleep(0.01)
+        time.sleep(0.01)
+
+
+def _other_processes() -> list[int]:
+    """PIDs (zombies included) of our uid in this PID namespace, other than init and us."""
+    me, uid, found = os.getpid(), os.getuid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me):
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def reap_forever() -> None:
+    """PID 1 of a warm container: reap the orphans snippets leave (a plain `sleep` would not,
+    and their zombies would count against the PID limit). kill(-1) never reaches PID 1."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+    while True:
+        signal.sigwait([signal.SIGCHLD])
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
 
 
 def _wipe(paths: list[str]) -> None:
@@ -430,6 +459,8 @@ def main(argv: list[str]) -> int:
             gid = int(args.pop(0))
         elif flag == "--kill-all":
             kill_all = True
+        elif flag == "--reaper":
+            reap_forever()
         else:
             raise SystemExit(f"runner: unknown flag {flag}")
     req = decode_request(args) if args and args != ["-"] else json.load(sys.stdin)

@@ -6,7 +6,7 @@ system, tmpfs /work and /tmp, user 65534, all capabilities dropped, no-new-privi
 cgroup limit without swap and a PID limit. The runner inside applies the same rlimits as on the
 local backend, so a limit means the same on both.
 
-Warm mode (`container_reuse`, the default) keeps one container per worker running `sleep` and
+Warm mode (`container_reuse`, the default) keeps one container per worker (PID 1: the runner in `--reaper` mode) and
 `docker exec`s the runner per snippet: after each snippet the runner kills every process of the
 sandbox user and wipes /work, /tmp and /dev/shm, so the next snippet sees none of it. A warm
 container that stops answering is removed and replaced.
@@ -162,7 +162,9 @@ class WarmWorker(Worker):
         kwargs = backend.container_kwargs()
         kwargs["tmpfs"] = {**kwargs["tmpfs"]}
         self.container = self.client.containers.run(
-            command=["sleep", "infinity"], name=f"gorilla-sandbox-{index}-{uuid.uuid4().hex[:8]}", **kwargs
+            command=["python3", "-I", RUNNER_PATH, "--reaper"],
+            name=f"gorilla-sandbox-{index}-{uuid.uuid4().hex[:8]}",
+            **kwargs,
         )
 
     def execute(self, request: dict) -> dict:

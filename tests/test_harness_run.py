@@ -1,0 +1,167 @@
+"""run_snippets behaviour around the sandbox: resume, input errors, harness failures, the
+fallback without bubblewrap, fresh containers, the CLI, and classification of raw reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from gorilla_rlaif.cli import bench_main
+from gorilla_rlaif.errors import DataError
+from gorilla_rlaif.harness import SandboxConfig, Status, run_snippets
+from gorilla_rlaif.harness.backends import SandboxUnavailable
+from gorilla_rlaif.harness.backends.local import LocalWorker
+from gorilla_rlaif.harness.runner import classify
+from gorilla_rlaif.io import read_jsonl
+from tests.test_harness_sandbox import leftover_daemons
+
+
+def test_resume_reruns_only_snippets_without_a_result(tmp_path):
+    out = tmp_path / "results.jsonl"
+    done = {
+        "id": "a",
+        "status": "ok",
+        "exit_code": 0,
+        "duration_s": 0.5,
+        "stdout": "from before\n",
+        "stderr": "",
+    }
+    out.write_text(json.dumps(done) + "\n" + '{"id": "b", "sta')  # a crash mid-line
+    config = SandboxConfig(backend="local", timeout_s=10, workers=2)
+    snippets = [{"id": i, "code": f"print('{i}')"} for i in "abc"]
+    results = run_snippets(snippets, config, output=out, progress=False)
+    assert [r.stdout for r in results] == ["from before\n", "b\n", "c\n"]
+    rows = [row for _, row in read_jsonl(out)]
+    assert sorted(row["id"] for row in rows) == ["a", "b", "c"]
+
+
+def test_bad_input_is_named():
+    config = SandboxConfig(backend="local")
+    with pytest.raises(DataError, match="duplicate id 'x'"):
+        run_snippets([{"id": "x", "code": "1"}, {"id": "x", "code": "2"}], config)
+    with pytest.raises(DataError, match="snippet #1"):
+        run_snippets([{"code": "1"}], config)
+
+
+def test_a_harness_failure_is_a_sandbox_error_and_the_run_continues(monkeypatch):
+    real = LocalWorker.execute
+
+    def flaky(self, request):
+        if "boom" in request["code"]:
+            raise RuntimeError("disk on fire")
+        return real(self, request)
+
+    monkeypatch.setattr(LocalWorker, "execute", flaky)
+    config = SandboxConfig(backend="local", timeout_s=10, workers=1)
+    results = run_snippets(
+        [{"id": "1", "code": "# boom"}, {"id": "2", "code": "print(2)"}], config, progress=False
+    )
+    assert results[0].status is Status.sandbox_error and "disk on fire" in results[0].error_message
+    assert results[1].status is Status.ok
+
+
+def test_unreachable_docker_engine_is_a_clear_error(tmp_path):
+    config = SandboxConfig(backend="docker", docker_host=f"unix://{tmp_path}/no.sock")
+    with pytest.raises(SandboxUnavailable, match="cannot reach a Docker engine"):
+        run_snippets([{"id": "1", "code": "1"}], config, progress=False)
+
+
+def test_missing_image_says_how_to_build_it():
+    config = SandboxConfig(backend="docker", image="gorilla-rlaif-sandbox:does-not-exist")
+    with pytest.raises(SandboxUnavailable, match=r"setup-sandbox\.sh"):
+        run_snippets([{"id": "1", "code": "1"}], config, progress=False)
+
+
+@pytest.mark.docker
+def test_fresh_containers_classify_and_contain():
+    config = SandboxConfig(backend="docker", container_reuse=False, timeout_s=5, memory_mb=256, workers=2)
+    snippets = [
+        {"id": "ok", "code": "import os; print(os.getuid(), sorted(os.environ)[:1])"},
+        {"id": "oom", "code": "x = b'a' * (1 << 30)"},
+        {"id": "loop", "code": "while True: pass"},
+    ]
+    by_id = {r.id: r for r in run_snippets(snippets, config, progress=False)}
+    assert by_id["ok"].status is Status.ok and by_id["ok"].stdout.startswith("65534 ")
+    assert by_id["oom"].status is Status.oom
+    assert by_id["loop"].status is Status.timeout
+
+
+def test_process_fallback_warns_scrubs_env_and_kills_daemons(monkeypatch, caplog):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fallback-secret")
+    config = SandboxConfig(backend="local", local_isolation="process", timeout_s=5, workers=1)
+    daemon = (
+        "import subprocess\nsubprocess.Popen(['sleep', '4243.5'], start_new_session=True)\n"
+        "import os\nprint('OPENAI_API_KEY' in os.environ)"
+    )
+    with caplog.at_level(logging.WARNING):
+        results = run_snippets(
+            [{"id": "d", "code": daemon}, {"id": "t", "code": "while True: pass"}], config, progress=False
+        )
+    assert "WITHOUT bubblewrap" in caplog.text
+    assert results[0].status is Status.ok and results[0].stdout == "False\n"
+    assert results[1].status is Status.timeout
+    assert leftover_daemons("4243.5") == []
+
+
+def test_cli_exec_writes_results_and_summary(tmp_path, capsys):
+    snippets = tmp_path / "snippets.jsonl"
+    snippets.write_text('{"id": 1, "code": "print(1)"}\n{"id": 2, "code": "import nope"}\n')
+    out = tmp_path / "out.jsonl"
+    assert bench_main(["exec", str(snippets), "-o", str(out), "--backend", "local", "--timeout", "10"]) == 0
+    rows = {row["id"]: row for _, row in read_jsonl(out)}
+    assert rows["1"]["status"] == "ok" and rows["2"]["status"] == "import_error"
+    summary = json.loads((tmp_path / "out.SUMMARY.json").read_text())
+    assert summary["executability"] == 0.5 and summary["counts"]["import_error"] == 1
+    assert summary["provenance"]["config"]["backend"] == "local"
+    assert "executability 50.0% (1/2)" in capsys.readouterr().out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "code": "x"}\n{"id": 2}\n')
+    assert bench_main(["exec", str(bad), "-o", str(tmp_path / "o.jsonl"), "--backend", "local"]) == 2
+    assert f"{bad}:2:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ({"child": {}, "returncode": 0}, "ok"),
+        ({"child": {}, "returncode": 3}, "runtime_error"),
+        ({"child": {}, "returncode": -9, "oom_killed": True}, "oom"),
+        ({"child": {}, "returncode": -9, "oom_killed": False}, "runtime_error"),
+        ({"child": {}, "returncode": -24}, "timeout"),  # SIGXCPU
+        ({"child": {}, "returncode": -11}, "runtime_error"),
+        ({"timed_out": True, "returncode": -9}, "timeout"),
+        ({"child": {"setup_error": "x"}, "returncode": 1}, "sandbox_error"),
+        (
+            {"child": {"exception": {"type": "OSError", "mro": ["OSError"], "message": "m", "hub": True}}},
+            "hub_error",
+        ),
+        (
+            {
+                "child": {
+                    "exception": {
+                        "type": "ModuleNotFoundError",
+                        "mro": ["ModuleNotFoundError", "ImportError"],
+                        "message": "m",
+                    }
+                }
+            },
+            "import_error",
+        ),
+        (
+            {
+                "child": {
+                    "exception": {
+                        "type": "UnboundLocalError",
+                        "mro": ["UnboundLocalError", "NameError"],
+                        "message": "m",
+                    }
+                }
+            },
+            "name_error",
+        ),
+    ],
+)
+def test_classify_raw_reports(raw, status):
+    assert classify(raw)["status"] == status
