@@ -209,7 +209,8 @@ def test_grpo_with_reward_model_and_format_rewards(tmp_path, sft_dir, rm_dir):
         "grpo",
         tmp_path / "grpo",
         f"model={sft_dir}",
-        f"rewards=[{{kind: reward_model, path: {rm_dir}, weight: 1.0}}, {{kind: format, weight: 0.5}}]",
+        f"rewards=[{{kind: reward_model, path: {rm_dir}, weight: 1.0}}, {{kind: format, weight: 0.5}},"
+        " {kind: execution, backend: local, weight: 0.25}]",
         "max_steps=2",
         "per_device_train_batch_size=4",
         "num_generations=4",
@@ -221,11 +222,12 @@ def test_grpo_with_reward_model_and_format_rewards(tmp_path, sft_dir, rm_dir):
     reloads_and_generates(out)
     assert weights_changed(sft_dir, out) > 0
     rec = record(out)
-    assert rec["metrics"]["reward_functions"] == {"reward_model": 1.0, "format": 0.5}
+    assert rec["metrics"]["reward_functions"] == {"reward_model": 1.0, "format": 0.5, "execution": 0.25}
     train = rec["metrics"]["train"]
     assert train["rewards/reward_model/mean"]["n"] == 2
     assert math.isfinite(train["reward"]["last"])
     assert 0 <= train["rewards/format/mean"]["last"] <= 1
+    assert 0 <= train["rewards/execution/mean"]["last"] <= 1
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_model_path, monkeypatch):
@@ -289,3 +291,20 @@ def test_data_parallel_run_with_two_processes_writes_one_run(tmp_path, tiny_mode
     assert rec["log_history"][-1]["epoch"] == pytest.approx(2.0)
     assert proc.stderr.count("saved sft model") == 1  # only the main process writes
     reloads_and_generates(out)
+
+
+def test_execution_reward_scores_gold_above_broken_code_in_the_local_sandbox():
+    """The execution reward runs completions in the real sandbox and matches the gold API."""
+    from gorilla_rlaif.data import format_target, load_records
+    from gorilla_rlaif.train.config import ExecutionSpec
+    from gorilla_rlaif.train.execution import ExecutionReward
+
+    record = next(r for r in load_records("torchhub", "eval").records if r.output is not None)
+    gold = format_target(record.output)
+    runs = gold.replace(record.output.code, "import math\nprint(math.sqrt(4))")
+    broken = gold.replace(record.output.code, "import math\nprint(math.sqrt(4)")
+    hallucinated = runs.replace(record.output.api_call, "torch.hub.load('nobody/nothing', 'made_up_model')")
+    reward = ExecutionReward(ExecutionSpec(backend="local", timeout_s=20, workers=2))
+    scores = reward(["p"] * 4, [runs, broken, hallucinated, "no code here"], id=[record.id] * 4)
+    # runs + gold API (AST correct), syntax error + gold API, runs + unknown API, nothing at all
+    assert scores == [1.0, 0.5, 0.5, 0.0]

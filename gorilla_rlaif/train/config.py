@@ -178,6 +178,9 @@ class ExecutionSpec(_Strict):
     exec_weight: float = Field(0.5, ge=0, description="share of the sandbox verdict in this score")
     ast_weight: float = Field(0.5, ge=0, description="share of the AST verdict in this score")
     workers: int | None = Field(None, ge=1)
+    model_cache: str | None = Field(
+        None, description="offline HF/torch.hub cache for the sandbox (gorilla_rlaif.harness.model_cache)"
+    )
 
 
 RewardSpec = Annotated[RewardModelSpec | FormatSpec | ExecutionSpec, Field(discriminator="kind")]
