@@ -176,14 +176,19 @@ def training_section(record: dict[str, Any]) -> str:
         value = inputs.get(name)
         if isinstance(value, dict) and value.get("model"):
             lines.append(f"- **{name.replace('_', ' ').capitalize()}:** `{value['model']}`")
-    if data:
-        parts = [f"`{data.get('id') or data.get('path') or data.get('name') or '?'}`"]
-        for key in ("config", "revision", "split"):
+    if data.get("kind") == "apibench":
+        lines.append(
+            f"- **Data:** APIBench ({DATASET_ID}) {data.get('hub', '?')}, stage `{data.get('stage', '?')}` of "
+            f"`make_splits` (split hash `{data.get('split_hash', '?')}`), {data.get('rows', '?')} rows"
+        )
+    elif data:
+        parts = [f"`{data.get('path') or data.get('id') or '?'}`"]
+        for key in ("config", "revision"):
             if data.get(key):
                 parts.append(f"{key} `{data[key]}`")
-        if data.get("rows") is not None:
-            rows = data["rows"]
-            parts.append(f"rows {json.dumps(rows) if isinstance(rows, dict) else rows}")
+        for role, info in (data.get("splits") or {}).items():
+            if isinstance(info, dict):
+                parts.append(f"{role}: split `{info.get('split')}`, {info.get('rows')} rows")
         lines.append("- **Data:** " + ", ".join(parts))
     keys = (
         "learning_rate",
@@ -204,7 +209,14 @@ def training_section(record: dict[str, Any]) -> str:
             f"- **gorilla-rlaif:** {record.get('toolkit_version', '?')} (commit `{str(record['git_commit'])[:12]}`)"
         )
     metrics = record.get("metrics") or {}
-    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    flat = {}
+    for key, value in metrics.items():  # numbers, one level deep (e.g. test_generation.well_formed_rate)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[key] = value
+        elif isinstance(value, dict) and key != "train":
+            for sub, v in value.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    flat[f"{key}.{sub}"] = v
     if flat:
         lines += ["", "Held-out metrics reported by the trainer:", "", "| metric | value |", "|---|--:|"]
         lines += [f"| {k} | {v:.4g} |" for k, v in flat.items()]
@@ -263,7 +275,7 @@ def build_card(
         base = _hub_id((training.get("inputs") or {}).get("model", {}).get("model"))
         if base and not getattr(data, "base_model", None):
             data.base_model = base
-        dataset = _hub_id(((training.get("inputs") or {}).get("data") or {}).get("id"))
+        dataset = _hub_id(((training.get("inputs") or {}).get("data") or {}).get("path"))
         datasets = list(getattr(data, "datasets", None) or [])
         if dataset and dataset not in datasets:
             data.datasets = [*datasets, dataset]

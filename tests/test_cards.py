@@ -142,6 +142,11 @@ def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, resu
     assert "## Training" in card.text and "**Trainer:** `sft`" in card.text
     assert str(tiny_model_path) in card.text  # the base model, from gorilla_rlaif_train.json
     assert "max_steps=2" in card.text
+    assert (
+        "**Data:** APIBench (gorilla-llm/APIBench) torchhub, stage `sft`" in card.text
+        and "8 rows" in card.text
+    )
+    assert "test_generation.well_formed_rate" in card.text  # the trainer's held-out report
     assert card.data.pipeline_tag == "text-generation"
     # results added later keep the training section
     assert bench_main(["card", str(out), "--results", str(results["torchhub"])]) == 0

@@ -148,12 +148,19 @@ def render_plot(runs: list[dict[str, Any]], path: Path) -> None:
                 label=row["run"]["_label"],
             )
         ax.set_xticks(x, [METRIC_LABELS[k] for k in PLOT_METRICS], rotation=25, ha="right", fontsize=8)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 105)
         ax.set_ylabel("%")
         ax.set_title(f"{hub} ({split})")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+    # one legend for all panels, below them (inside a panel it hides bars near 100%)
+    seen: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    ncol = min(len(seen), 4)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    rows_of_legend = -(-len(seen) // ncol)
+    fig.tight_layout(rect=(0, 0.06 * rows_of_legend, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -183,7 +183,7 @@ def _generate(
         "seconds": round(seconds, 3),
         "samples": len(todo) - len(failed),
         "generated_tokens": tokens,
-        "tokens_per_s": round(tokens / seconds, 2) if seconds > 0 else None,
+        "tokens_per_s": round(tokens / seconds, 2) if seconds > 0 and tokens else None,
     }
 
 
