@@ -30,6 +30,10 @@ RLAIF_COMMANDS: dict[str, str] = {
 BENCH_COMMANDS: dict[str, str] = {
     "score": "gorilla_rlaif.cli.score",
     "exec": "gorilla_rlaif.cli.exec",
+    "eval": "gorilla_rlaif.cli.eval",
+    "report": "gorilla_rlaif.cli.report",
+    "leaderboard": "gorilla_rlaif.cli.leaderboard",
+    "card": "gorilla_rlaif.cli.card",
 }
 
 PROGRAMS = {

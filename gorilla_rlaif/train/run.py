@@ -253,8 +253,20 @@ class TrainRun:
         )
         write_json(self.output_dir / PROVENANCE_FILE, record)
         shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        self._write_card()
         log.info("saved %s model and %s to %s", self.trainer, PROVENANCE_FILE, self.output_dir)
         return self.output_dir
+
+    def _write_card(self) -> None:
+        """README.md with how the model was trained (a model card; eval results are added by
+        `gorilla-bench card`). The model is already saved: a card problem is reported, not raised."""
+        from gorilla_rlaif.card import write_model_card
+        from gorilla_rlaif.errors import GorillaRlaifError
+
+        try:
+            write_model_card(self.output_dir)
+        except (GorillaRlaifError, OSError, ValueError) as exc:
+            log.warning("trained model saved, but its model card could not be written: %s", exc)
 
 
 def summarize_log(log_history: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
