@@ -1,7 +1,7 @@
 """Throughput of the executability harness: snippets/s per backend vs. unsandboxed floors.
 
     .venv/bin/python benchmarks/bench_harness.py [--n 60] [--workers 2]            # light snippets
-    .venv/bin/python benchmarks/bench_harness.py --models [--n 120] [--n-one-shot 10]
+    .venv/bin/python benchmarks/bench_harness.py --models [--n 120] [--n-one-shot 10] [--imports-only]
 
 Light: tiny stdlib snippets, which measure the sandbox's own cost; the floor runs each as a
 plain `python -c CODE` subprocess (no isolation, no limits) with the same parallelism.
@@ -66,40 +66,61 @@ def python_c_floor(codes: list[str], workers: int, env: dict | None = None) -> f
     return len(codes) / (time.perf_counter() - start)
 
 
+# One floor worker: a fresh interpreter (forking from this benchmark process, which has run
+# thread pools and the docker client, deadlocked children here) that imports the modules, says
+# "ready", waits for "go" on stdin, then forks a bare child per snippet: no limits, no capture.
+FLOOR_WORKER = """
+import importlib, json, os, sys
+modules, codes = json.loads(sys.stdin.readline())
+for name in modules:
+    importlib.import_module(name)
+devnull = os.open(os.devnull, os.O_WRONLY)
+print("ready", flush=True)
+sys.stdin.readline()
+failed = 0
+for code in codes:
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        try:
+            exec(compile(code, "snippet.py", "exec"), {"__name__": "__main__"})
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    failed += os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0
+print(failed, flush=True)
+"""
+
+
 def preloaded_floor(codes: list[str], workers: int, modules: list[str], env: dict) -> float:
-    """Import once in this process, then fork a bare child per snippet: the cost of the work
-    itself with nothing of the sandbox around it."""
-    import importlib
+    """The cost of the work itself with nothing of the sandbox around it: `workers` interpreters
+    import the modules once (not timed), then each forks a bare child per snippet of its share."""
+    import json
 
-    os.environ.update(env)
-    for name in modules:
-        importlib.import_module(name)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-
-    def one(code: str) -> int:
-        pid = os.fork()
-        if pid == 0:
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            try:
-                exec(compile(code, "snippet.py", "exec"), {"__name__": "__main__"})
-                os._exit(0)
-            except BaseException:
-                os._exit(1)
-        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
-    # One single-threaded server process per worker, like the harness's (forking from threads
-    # of a process that has imported torch can deadlock the child).
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", FLOOR_WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(workers)
+    ]
+    for w, proc in enumerate(procs):
+        proc.stdin.write(json.dumps([modules, codes[w::workers]]) + "\n")
+        proc.stdin.flush()
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
     start = time.perf_counter()
-    servers = []
-    for w in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            failed = sum(bool(one(code)) for code in codes[w::workers])
-            os._exit(min(failed, 100))
-        servers.append(pid)
-    failed = sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in servers)
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    failed = sum(int(proc.stdout.readline()) for proc in procs)
     rate = len(codes) / (time.perf_counter() - start)
+    for proc in procs:
+        proc.wait()
     assert not failed, f"{failed} snippets failed in the floor"
     return rate
 
@@ -138,18 +159,28 @@ def models(args) -> None:
     from gorilla_rlaif.harness.model_cache import build_model_cache_for
 
     cache = build_model_cache_for(MODELS, Path(tempfile.mkdtemp(prefix="bench-models-")))
-    many = [MODELS[i % len(MODELS)] for i in range(args.n)]
-    few = [MODELS[i % len(MODELS)] for i in range(args.n_one_shot)]
+    # --imports-only: the snippet does nothing but import (its own work ~0), so the ratio to
+    # one-shot is bounded only by the import cost; with models, by import / (import + model work).
+    codes = [HEAVY] if args.imports_only else MODELS
+    many = [codes[i % len(codes)] for i in range(args.n)]
+    few = [codes[i % len(codes)] for i in range(args.n_one_shot)]
     base = {"workers": args.workers, "timeout_s": 300, "model_cache": cache}
     env = sandbox_env(SandboxConfig(**base, backend="local"), "bench")
     env.update(HF_HOME=str(cache / "huggingface"), TORCH_HOME=str(cache / "torch"))
     env = {**env, "PATH": os.environ.get("PATH", env["PATH"])}
-    rows: list[tuple[str, int, float]] = []
+    # (name, snippets, snippets/s over the whole run, start-up seconds, steady snippets/s)
+    rows: list[tuple[str, int, float, float, float]] = []
 
-    def measure(name: str, n: int, fn) -> None:
+    def measure(name: str, n: int, fn, start_fn=None) -> None:
         rate = fn()
-        rows.append((name, n, rate))
-        print(f"  {name}: {rate:.3f} snippets/s", flush=True)
+        start, steady = 0.0, rate
+        if start_fn is not None:
+            # A batch of one snippet per worker costs the workers' start (preload) plus one
+            # snippet; the run's remaining time is its steady state.
+            start = args.workers / start_fn()
+            steady = n / max(n / rate - start, 1e-9)
+        rows.append((name, n, rate, start, steady))
+        print(f"  {name}: {rate:.3f} snippets/s (start {start:.1f} s, steady {steady:.3f}/s)", flush=True)
 
     print(f"load before: {os.getloadavg()[0]:.1f}", flush=True)
     measure("one-shot, `python -c` (unsandboxed)", len(few), lambda: python_c_floor(few, args.workers, env))
@@ -159,27 +190,31 @@ def models(args) -> None:
             len(few),
             lambda b=backend: sandboxed(few, SandboxConfig(backend=b, preload=False, **base), True),
         )
+        config = SandboxConfig(backend=backend, preload=True, **base)
         measure(
             f"preloaded, {label}",
             len(many),
-            lambda b=backend: sandboxed(many, SandboxConfig(backend=b, preload=True, **base), True),
+            lambda c=config: sandboxed(many, c, True),
+            lambda c=config: sandboxed(many[: args.workers], c, True),
         )
-    # Last: it imports torch/transformers into this process.
+    # The floor's import is not timed at all: its rate is already the steady state.
     floor_rate = preloaded_floor(many, args.workers, list(DEFAULT_PRELOAD), env)
-    rows.append(("preloaded, unsandboxed fork floor", len(many), floor_rate))
+    rows.append(("preloaded, unsandboxed fork floor", len(many), floor_rate, 0.0, floor_rate))
     print(f"load after: {os.getloadavg()[0]:.1f}")
-    one_shot_local = next(r for n, _, r in rows if n == "one-shot, local (bubblewrap)")
-    print(f"\n{len(MODELS)} model-loading snippets (cycled), {args.workers} workers")
+    one_shot_local = next(r[4] for r in rows if r[0] == "one-shot, local (bubblewrap)")
+    kind = "import-only snippets" if args.imports_only else f"{len(MODELS)} model-loading snippets (cycled)"
+    print(f"\n{kind}, {args.workers} workers; steady = after the workers' one-time start")
     print(
-        "| mode | snippets | snippets/s | s/snippet/worker | overhead vs fork floor (s) | vs floor | vs one-shot local |"
+        "| mode | snippets | snippets/s (whole run) | worker start (s) | steady snippets/s "
+        "| steady s/snippet/worker | overhead vs fork floor (s) | vs floor | vs one-shot local |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, n, rate in rows:
-        per = args.workers / rate
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, n, rate, start, steady in rows:
+        per = args.workers / steady
         over = per - args.workers / floor_rate
         print(
-            f"| {name} | {n} | {rate:.2f} | {per:.3f} | {over:+.3f} | {rate / floor_rate:.2f} "
-            f"| {rate / one_shot_local:.1f}x |"
+            f"| {name} | {n} | {rate:.2f} | {start:.1f} | {steady:.2f} | {per:.3f} | {over:+.3f} "
+            f"| {steady / floor_rate:.2f} | {steady / one_shot_local:.1f}x |"
         )
 
 
@@ -190,6 +225,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--heavy", action="store_true", help="light table with torch-importing snippets")
     parser.add_argument("--models", action="store_true", help="one-shot vs preloaded on model snippets")
+    parser.add_argument(
+        "--imports-only", action="store_true", help="--models with `import torch, transformers` only"
+    )
     args = parser.parse_args()
     if args.models:
         args.n = args.n or 120
