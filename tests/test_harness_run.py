@@ -12,7 +12,7 @@ from gorilla_rlaif.cli import bench_main
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.harness import SandboxConfig, Status, run_snippets
 from gorilla_rlaif.harness.backends import SandboxUnavailable
-from gorilla_rlaif.harness.backends.local import LocalWorker
+from gorilla_rlaif.harness.backends.local import LocalServerWorker, LocalWorker
 from gorilla_rlaif.harness.runner import classify
 from gorilla_rlaif.io import read_jsonl
 from tests.test_harness_sandbox import leftover_daemons
@@ -45,16 +45,19 @@ def test_bad_input_is_named():
         run_snippets([{"code": "1"}], config)
 
 
-def test_a_harness_failure_is_a_sandbox_error_and_the_run_continues(monkeypatch):
-    real = LocalWorker.execute
+@pytest.mark.parametrize(("preload", "worker_class"), [(False, LocalWorker), (True, LocalServerWorker)])
+def test_a_harness_failure_is_a_sandbox_error_and_the_run_continues(monkeypatch, preload, worker_class):
+    real = worker_class.execute
 
     def flaky(self, request):
         if "boom" in request["code"]:
             raise RuntimeError("disk on fire")
         return real(self, request)
 
-    monkeypatch.setattr(LocalWorker, "execute", flaky)
-    config = SandboxConfig(backend="local", timeout_s=10, workers=1)
+    monkeypatch.setattr(worker_class, "execute", flaky)
+    config = SandboxConfig(
+        backend="local", timeout_s=10, workers=1, preload=preload, preload_modules=["json"]
+    )
     results = run_snippets(
         [{"id": "1", "code": "# boom"}, {"id": "2", "code": "print(2)"}], config, progress=False
     )

@@ -120,6 +120,12 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(scope="module", params=["preloaded", "one-shot"])
+def mode(request):
+    """Preloaded fork-server workers (the default) or a fresh interpreter per snippet."""
+    return request.param
+
+
 class Listener:
     """A TCP listener on the host's loopback that records whether anyone connected."""
 
@@ -150,7 +156,7 @@ class Listener:
 
 
 @pytest.fixture(scope="module")
-def fast_batch(backend, tmp_path_factory):
+def fast_batch(backend, mode, tmp_path_factory):
     """Status and hostile snippets (no heavy imports) in one batch with tight limits."""
     outside = tmp_path_factory.mktemp("outside") / "host-secret.txt"
     outside.write_text("host file content 1234")
@@ -168,6 +174,7 @@ def fast_batch(backend, tmp_path_factory):
             max_file_mb=16,
             max_output_kb=8,
             workers=2,
+            preload=mode == "preloaded",
         )
         start = time.monotonic()
         results = run_snippets([{"id": k, "code": c} for k, c in snippets.items()], config, progress=False)
@@ -253,12 +260,40 @@ def test_no_container_or_scratch_survives_a_run(fast_batch, backend):
     assert set(Path(tempfile.gettempdir()).glob("gorilla-sandbox-*")) <= scratch_before
 
 
+# A mixed set for comparing the two modes: model loading, every cheap status, stdout.
+MIXED = {
+    **{k: c for k, (c, _) in MODEL_SNIPPETS.items()},
+    **{k: c for k, (c, _) in STATUS_SNIPPETS.items() if k not in ("timeout", "oom")},
+}
+
+
+@pytest.fixture(scope="module")
+def mixed_runs(backend, model_cache):
+    """The mixed set run both ways on one backend: {mode: {id: result}}."""
+    runs = {}
+    for mode in ("preloaded", "one-shot"):
+        config = SandboxConfig(
+            backend=backend, timeout_s=90, model_cache=model_cache, workers=2, preload=mode == "preloaded"
+        )
+        results = run_snippets([{"id": k, "code": c} for k, c in MIXED.items()], config, progress=False)
+        runs[mode] = {r.id: r for r in results}
+    return runs
+
+
 @pytest.mark.docker
-def test_apibench_style_snippets_load_models_offline(backend, model_cache):
-    config = SandboxConfig(backend=backend, timeout_s=90, model_cache=model_cache, workers=2)
-    results = run_snippets(
-        [{"id": k, "code": c} for k, (c, _) in MODEL_SNIPPETS.items()], config, progress=False
-    )
+def test_preloaded_gives_the_same_results_as_one_shot(mixed_runs):
+    pre, one = mixed_runs["preloaded"], mixed_runs["one-shot"]
+    assert {k: r.status for k, r in pre.items()} == {k: r.status for k, r in one.items()}
+    assert {k: r.error_type for k, r in pre.items()} == {k: r.error_type for k, r in one.items()}
+    assert {k: r.stdout for k, r in pre.items()} == {k: r.stdout for k, r in one.items()}
+    expected = {k: v for k, (_, v) in {**MODEL_SNIPPETS, **STATUS_SNIPPETS}.items() if k in MIXED}
+    assert {k: r.status for k, r in pre.items()} == expected
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("mode", ["preloaded", "one-shot"])
+def test_apibench_style_snippets_load_models_offline(mixed_runs, mode):
+    results = [mixed_runs[mode][k] for k in MODEL_SNIPPETS]
     by_id = {r.id: r for r in results}
     for name, (_, expected) in MODEL_SNIPPETS.items():
         assert by_id[name].status is expected, by_id[name]
@@ -267,3 +302,70 @@ def test_apibench_style_snippets_load_models_offline(backend, model_cache):
     summary = summarize(results)
     assert summary["counts"]["ok"] == 3 and summary["hub_errors"] == 1
     assert summary["executability"] == 0.75 and summary["executability_excluding_hub_errors"] == 1.0
+
+
+@pytest.mark.docker
+def test_nothing_a_snippet_does_reaches_the_next_on_the_same_worker(backend):
+    """One preloaded worker (workers=1) runs a polluter, then a probe: module patches,
+    environment, cwd, files, threads and sys.path changes all died with the polluter's fork."""
+    config = SandboxConfig(backend=backend, timeout_s=20, workers=1, preload_modules=["transformers"])
+    polluter = (
+        "import os, sys, threading, time, transformers\n"
+        "transformers.pipeline = 'patched'\n"
+        "transformers.__version__ = 'patched'\n"
+        "os.environ['POLLUTED'] = '1'\n"
+        "os.environ['HF_HUB_OFFLINE'] = '0'\n"
+        "sys.path.insert(0, '/tmp/evil')\n"
+        "sys.modules['json'] = None\n"
+        "open('/tmp/polluted', 'w').write('x'); open('polluted', 'w').write('x')\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "print('polluted')"
+    )
+    probe = (
+        "import os, sys, threading, json, transformers\n"
+        "print(transformers.pipeline != 'patched', transformers.__version__ != 'patched',\n"
+        "      'POLLUTED' not in os.environ, os.environ['HF_HUB_OFFLINE'] == '1',\n"
+        "      '/tmp/evil' not in sys.path, not os.path.exists('/tmp/polluted'),\n"
+        "      os.listdir('.') == [], threading.active_count() == 1, 'transformers' in sys.modules)"
+    )
+    results = run_snippets(
+        [{"id": "polluter", "code": polluter}, {"id": "probe", "code": probe}], config, progress=False
+    )
+    assert [r.status for r in results] == [Status.ok, Status.ok], results
+    assert results[0].stdout == "polluted\n"
+    assert results[1].stdout == " ".join(["True"] * 9) + "\n"
+
+
+@pytest.mark.docker
+def test_a_snippet_that_kills_its_worker_gets_a_status_and_the_run_continues(backend):
+    config = SandboxConfig(backend=backend, timeout_s=20, workers=1, preload_modules=["json"])
+    snippets = [
+        {"id": "before", "code": "print('before')"},
+        {"id": "killer", "code": "import os\nos.kill(os.getppid(), 9)\nimport time\ntime.sleep(5)"},
+        {"id": "after", "code": "print('after')"},
+        {"id": "killer2", "code": "import os, signal\nos.kill(os.getppid(), signal.SIGTERM)"},
+        {"id": "last", "code": "print('last')"},
+    ]
+    results = run_snippets(snippets, config, progress=False)
+    assert [r.id for r in results] == [s["id"] for s in snippets]
+    by_id = {r.id: r for r in results}
+    assert by_id["killer"].status is Status.runtime_error and by_id["killer"].error_type == "WorkerDied"
+    assert by_id["killer2"].status is Status.runtime_error and by_id["killer2"].error_type == "WorkerDied"
+    assert [by_id[k].stdout for k in ("before", "after", "last")] == ["before\n", "after\n", "last\n"]
+    assert all(by_id[k].status is Status.ok for k in ("before", "after", "last"))
+
+
+def test_a_hung_worker_is_replaced_and_its_snippet_times_out(monkeypatch):
+    """A snippet that stops its fork server (SIGSTOP) leaves it unable to answer: the harness
+    kills it after the grace period, reports a timeout, and the next snippet runs on a new one."""
+    from gorilla_rlaif.harness.backends import base
+
+    monkeypatch.setattr(base, "GRACE_S", 1.0)
+    config = SandboxConfig(backend="local", timeout_s=2, workers=1, preload_modules=["json"])
+    snippets = [
+        {"id": "stopper", "code": "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)"},
+        {"id": "after", "code": "print('after')"},
+    ]
+    results = run_snippets(snippets, config, progress=False)
+    assert results[0].status is Status.timeout and "no answer from the sandbox" in results[0].error_message
+    assert results[1].status is Status.ok and results[1].stdout == "after\n"

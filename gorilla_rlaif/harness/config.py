@@ -14,6 +14,8 @@ from gorilla_rlaif.errors import ConfigError
 HARNESS_DIR = Path(__file__).resolve().parent
 DOCKERFILE = HARNESS_DIR / "Dockerfile"
 RUNNER = HARNESS_DIR / "runner.py"
+# What APIBench snippets import: `transformers.pipelines` pulls in most of transformers' own cost.
+DEFAULT_PRELOAD = ("torch", "transformers", "transformers.pipelines")
 
 
 def default_image() -> str:
@@ -68,6 +70,15 @@ class SandboxConfig(BaseModel):
 
     # Parameters that control throughput
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    preload: bool = Field(
+        True,
+        description="each worker runs a fork server that imports preload_modules once and forks a "
+        "fresh child per snippet (False: a new interpreter per snippet, 'one-shot')",
+    )
+    preload_modules: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PRELOAD),
+        description="modules the fork server imports (those not importable are skipped)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SandboxConfig:

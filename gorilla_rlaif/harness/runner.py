@@ -15,7 +15,16 @@ deadline, kills every process the snippet left behind (`kill(-1)` inside the san
 namespace), wipes the scratch directories, and prints a single JSON line. A fork server that keeps
 libraries preloaded (issue 9) reuses `run_request` per fork unchanged.
 
+Preloaded mode (issue 9): `--serve` turns the supervisor into a long-lived fork server. It reads
+a hello line (environment, site dirs, modules to preload) on stdin, imports those modules ONCE,
+answers `{"ready": ...}`, then reads one request per line and answers one report per line. Each
+request still runs in its own forked child through `run_request`: fork copies the preloaded
+interpreter, so whatever a snippet does to modules, `os.environ`, threads or files dies with its
+child (copy-on-write memory; session killed; scratch dirs wiped), and the next snippet starts from
+the pristine preloaded state. The protocol channel is a private fd the child closes first.
+
 Usage: python3 -I runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
+       python3 -I runner.py [--uid N --gid N] [--kill-all] --serve   (preloaded fork server)
        python3 -I runner.py --reaper   (PID 1 of a warm container)
 (the request JSON, base64-encoded, may be split across arguments: one argument is capped at
 128 KiB by the kernel).
@@ -63,6 +72,8 @@ HUB_EXCEPTION_MODULES = ("huggingface_hub.", "requests.exceptions", "urllib3.exc
 CHAIN_DEPTH = 8
 MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 4000
+# File descriptors of the fork server (its protocol channel) that a snippet must never hold.
+_SERVER_FDS: list[int] = []
 
 
 # ----------------------------------------------------------------------------- the child side
@@ -111,7 +122,9 @@ def _apply_limits(req: dict) -> None:
 
     mb = 1 << 20
     limits = {
-        resource.RLIMIT_AS: req["memory_mb"] * mb,
+        # In a fork server the preloaded libraries are already mapped (shared, copy-on-write):
+        # the snippet's allowance comes on top of them, as its memory limit means "its own work".
+        resource.RLIMIT_AS: (req["memory_mb"] + req.get("memory_base_mb", 0)) * mb,
         resource.RLIMIT_FSIZE: req["max_file_mb"] * mb,
         resource.RLIMIT_CORE: 0,
         # CPU seconds: a second line of defence behind the supervisor's wall clock.
@@ -128,6 +141,9 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
     code = 1
     me = os.getpid()  # processes the snippet forks run this code too: only `me` may report
     try:
+        for fd in _SERVER_FDS:
+            with contextlib.suppress(OSError):
+                os.close(fd)
         os.setsid()
         _set_dumpable(True)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -438,6 +454,62 @@ def classify(raw: dict) -> dict:
     return {**result, "status": "ok"}
 
 
+def _address_space_mb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") // (1 << 20)
+
+
+def serve(kill_all: bool) -> None:
+    """The preloaded fork server: import once, then fork a fresh child per request (see top)."""
+    import importlib
+    import site
+
+    proto = os.dup(1)  # the protocol channel; fd 1 now points at stderr so imports can't corrupt it
+    os.dup2(2, 1)
+    _SERVER_FDS.append(proto)
+    _set_dumpable(False)
+    inp = os.fdopen(0, "rb", closefd=False)
+
+    def answer(obj: dict) -> None:
+        data = (json.dumps(obj) + "\n").encode()
+        while data:
+            data = data[os.write(proto, data) :]
+
+    hello = json.loads(inp.readline() or b"{}")
+    os.environ.clear()
+    os.environ.update(hello.get("env", {}))
+    for path in hello.get("site_dirs", []):
+        site.addsitedir(path)
+    loaded, failed = [], {}
+    start = time.monotonic()
+    for name in hello.get("preload", []):
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except BaseException as exc:  # only what is importable is preloaded
+            failed[name] = f"{type(exc).__name__}: {exc}"[:300]
+    base_mb = _address_space_mb()
+    answer(
+        {
+            "ready": True,
+            "preloaded": loaded,
+            "failed": failed,
+            "base_mb": base_mb,
+            "preload_s": round(time.monotonic() - start, 3),
+        }
+    )
+    while line := inp.readline():
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        req["memory_base_mb"] = base_mb
+        try:
+            raw = run_request(req, kill_all=kill_all)
+        except Exception as exc:  # the server itself failed on this request: report, keep serving
+            raw = {"child": {"setup_error": f"fork server: {exc!r}"}}
+        answer(raw)
+
+
 def decode_request(chunks: list[str]) -> dict:
     return json.loads(base64.b64decode("".join(chunks)))
 
@@ -449,7 +521,7 @@ def encode_request(req: dict, chunk: int = 100_000) -> list[str]:
 
 def main(argv: list[str]) -> int:
     uid = gid = None
-    kill_all = False
+    kill_all = serving = False
     args = list(argv)
     while args and args[0].startswith("--"):
         flag = args.pop(0)
@@ -461,14 +533,19 @@ def main(argv: list[str]) -> int:
             kill_all = True
         elif flag == "--reaper":
             reap_forever()
+        elif flag == "--serve":
+            serving = True
         else:
             raise SystemExit(f"runner: unknown flag {flag}")
-    req = decode_request(args) if args and args != ["-"] else json.load(sys.stdin)
     if uid is not None and os.getuid() == 0:
         # Drop to the sandbox's own uid (bubblewrap starts us as root with only these caps).
         os.setgroups([])
         os.setgid(gid if gid is not None else uid)
         os.setuid(uid)
+    if serving:
+        serve(kill_all)
+        return 0
+    req = decode_request(args) if args and args != ["-"] else json.load(sys.stdin)
     raw = run_request(req, kill_all=kill_all)
     sys.stdout.write(json.dumps(raw) + "\n")
     sys.stdout.flush()

@@ -8,11 +8,15 @@ per thread and replaces it when it raises `WorkerBroken`.
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from abc import ABC, abstractmethod
 
 from gorilla_rlaif.errors import GorillaRlaifError
 from gorilla_rlaif.harness.config import SandboxConfig, sandbox_env
+
+log = logging.getLogger(__name__)
 
 # Paths inside every sandbox (container or bubblewrap), so a request means the same everywhere.
 WORKDIR = "/work"
@@ -75,3 +79,117 @@ class Backend(ABC):
             else [],
             "clean_dirs": clean_dirs or [],
         }
+
+
+# How long a fork server may take to import its preloaded modules before it counts as broken.
+PRELOAD_TIMEOUT_S = 300.0
+# Scratch directories a fork server wipes after every snippet (its sandbox outlives the snippet).
+SERVER_SCRATCH = [WORKDIR, "/tmp", "/dev/shm"]
+
+
+def worker_died(detail: str, stderr: str = "") -> dict:
+    """The raw report for a snippet whose fork server died under it (the snippet killed it, or
+    broke it): a runtime error of that snippet, reported once; the worker is replaced."""
+    return {
+        "child": {
+            "exception": {
+                "type": "WorkerDied",
+                "mro": ["WorkerDied", "Exception", "BaseException"],
+                "message": f"the sandbox worker died while running this snippet ({detail}); it was replaced",
+                "hub": False,
+            }
+        },
+        "returncode": None,
+        "stdout": "",
+        "stderr": stderr[-2000:],
+    }
+
+
+class Channel(ABC):
+    """A line-oriented pipe to a fork server running inside a sandbox."""
+
+    @abstractmethod
+    def send(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def read_line(self, timeout: float) -> bytes | None:
+        """One line; None at EOF (the server died); raises TimeoutError after `timeout` s."""
+
+    @abstractmethod
+    def stderr_tail(self) -> str: ...
+
+    @abstractmethod
+    def kill(self) -> None: ...
+
+
+class ServerWorker(Worker):
+    """A worker whose sandbox runs the runner's fork server (`runner.py --serve`): the heavy
+    libraries are imported once per worker, each snippet runs in a fresh fork of it."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.channel: Channel | None = None
+        self.info: dict = {}
+
+    @abstractmethod
+    def open_channel(self) -> Channel:
+        """Start the sandbox with the fork server inside; return a channel to it."""
+
+    def hello(self) -> dict:
+        config = self.backend.config
+        request = self.backend.make_request("")
+        return {"env": request["env"], "site_dirs": request["site_dirs"], "preload": config.preload_modules}
+
+    def _start(self) -> Channel:
+        channel = self.open_channel()
+        try:
+            channel.send((json.dumps(self.hello()) + "\n").encode())
+            line = channel.read_line(PRELOAD_TIMEOUT_S)
+        except (TimeoutError, OSError) as exc:
+            channel.kill()
+            raise WorkerBroken(f"fork server did not start: {exc!r}") from None
+        if not line:
+            tail = channel.stderr_tail()
+            channel.kill()
+            raise WorkerBroken(f"fork server exited while preloading: {tail[-500:]}")
+        self.info = json.loads(line)
+        if self.info.get("failed"):
+            log.info("not preloaded (not importable in the sandbox): %s", self.info["failed"])
+        return channel
+
+    def execute(self, request: dict) -> dict:
+        if self.channel is None:
+            self.channel = self._start()
+        config = self.backend.config
+        request = {**request, "clean_dirs": self.scratch_dirs()}
+        try:
+            self.channel.send((json.dumps(request) + "\n").encode())
+            line = self.channel.read_line(config.timeout_s + GRACE_S)
+        except TimeoutError:
+            self.close()
+            raise WorkerBroken("fork server hung", harness_timeout(config)) from None
+        except OSError as exc:
+            line, error = None, exc
+        else:
+            error = None
+        if not line:
+            tail = self.channel.stderr_tail()
+            self.close()
+            detail = f"{error!r}" if error else "its process exited"
+            raise WorkerBroken("fork server died", worker_died(detail, tail))
+        return json.loads(line)
+
+    def scratch_dirs(self) -> list[str]:
+        return SERVER_SCRATCH
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.kill()
+            self.channel = None
+
+
+def harness_timeout(config: SandboxConfig) -> dict:
+    return {
+        "timed_out": True,
+        "timeout_message": f"no answer from the sandbox within {config.timeout_s + GRACE_S:.0f} s; killed",
+    }

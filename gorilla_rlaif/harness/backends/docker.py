@@ -24,11 +24,14 @@ from gorilla_rlaif.harness.backends.base import (
     SITE_DIR,
     WORKDIR,
     Backend,
+    Channel,
     SandboxUnavailable,
+    ServerWorker,
     Worker,
     WorkerBroken,
+    harness_timeout,
 )
-from gorilla_rlaif.harness.backends.local import harness_timeout, parse_report
+from gorilla_rlaif.harness.backends.local import parse_report
 from gorilla_rlaif.harness.config import RUNNER
 from gorilla_rlaif.harness.runner import encode_request
 
@@ -109,6 +112,8 @@ class DockerBackend(Backend):
         return {**super().make_request(code, clean_dirs=clean_dirs), "max_procs": None}
 
     def open_worker(self, index: int) -> Worker:
+        if self.config.container_reuse and self.config.preload:
+            return DockerServerWorker(self, index)
         if self.config.container_reuse:
             return WarmWorker(self, index)
         return FreshWorker(self)
@@ -189,3 +194,98 @@ class WarmWorker(Worker):
 
     def close(self) -> None:
         _remove(self.container)
+
+
+class ExecChannel(Channel):
+    """stdin/stdout of a long-lived `docker exec` over the engine's hijacked HTTP socket. Without
+    a TTY the engine multiplexes stdout and stderr in frames: 1 byte stream id, 3 zero bytes, a
+    4-byte big-endian length, then the payload (Docker Engine API, "Attach to a container")."""
+
+    def __init__(self, client, container, cmd: list[str]):
+        api = client.api
+        self.exec_id = api.exec_create(
+            container.id, cmd, stdin=True, user=SANDBOX_USER, workdir=WORKDIR, environment={}
+        )["Id"]
+        self.sock = api.exec_start(self.exec_id, socket=True)
+        self.raw = getattr(self.sock, "_sock", self.sock)
+        self.out, self.err, self.pending = b"", bytearray(), b""
+
+    def send(self, data: bytes) -> None:
+        self.raw.settimeout(30)
+        self.raw.sendall(data)
+
+    def _fill(self, deadline: float) -> bool:
+        import time
+
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no answer from the fork server")
+        self.raw.settimeout(remaining)
+        try:
+            chunk = self.raw.recv(1 << 16)
+        except (TimeoutError, OSError) as exc:
+            if isinstance(exc, TimeoutError) or "timed out" in str(exc):
+                raise TimeoutError("no answer from the fork server") from None
+            raise
+        if not chunk:
+            return False
+        self.pending += chunk
+        while len(self.pending) >= 8:
+            size = int.from_bytes(self.pending[4:8], "big")
+            if len(self.pending) < 8 + size:
+                break
+            stream, payload = self.pending[0], self.pending[8 : 8 + size]
+            self.pending = self.pending[8 + size :]
+            if stream == 2:
+                self.err = (self.err + payload)[-4000:]
+            else:
+                self.out += payload
+        return True
+
+    def read_line(self, timeout: float) -> bytes | None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.out:
+            if not self._fill(deadline):
+                return None
+        line, _, self.out = self.out.partition(b"\n")
+        return line
+
+    def stderr_tail(self) -> str:
+        return bytes(self.err).decode("utf-8", "replace")
+
+    def kill(self) -> None:
+        for closer in (self.raw.close, self.sock.close):
+            try:
+                closer()
+            except Exception as exc:
+                log.debug("closing exec socket: %s", exc)
+
+
+class DockerServerWorker(ServerWorker):
+    """A warm container (PID 1: the reaper) with the runner's fork server `exec`ed into it once;
+    snippets are forks of that server. A server that dies or hangs takes its container along."""
+
+    def __init__(self, backend: DockerBackend, index: int):
+        super().__init__(backend)
+        self.index = index
+        self.client = backend.client(timeout=backend.config.timeout_s + GRACE_S)
+        self.container = None
+
+    def open_channel(self) -> Channel:
+        kwargs = self.backend.container_kwargs()
+        self.container = self.client.containers.run(
+            command=["python3", "-I", RUNNER_PATH, "--reaper"],
+            name=f"gorilla-sandbox-{self.index}-{uuid.uuid4().hex[:8]}",
+            **kwargs,
+        )
+        return ExecChannel(
+            self.client, self.container, ["python3", "-I", RUNNER_PATH, "--kill-all", "--serve"]
+        )
+
+    def close(self) -> None:
+        super().close()
+        if self.container is not None:
+            _remove(self.container)
+            self.container = None

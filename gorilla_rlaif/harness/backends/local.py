@@ -29,8 +29,11 @@ from gorilla_rlaif.harness.backends.base import (
     SITE_DIR,
     WORKDIR,
     Backend,
+    Channel,
     SandboxUnavailable,
+    ServerWorker,
     Worker,
+    harness_timeout,
 )
 from gorilla_rlaif.harness.config import RUNNER
 
@@ -73,13 +76,6 @@ def parse_report(stdout: bytes, stderr: bytes, returncode: int) -> dict:
                 break
     tail = stderr.decode("utf-8", "replace")[-1500:]
     return {"child": {"setup_error": f"runner exited with {returncode} and no report: {tail}"}}
-
-
-def harness_timeout(config) -> dict:
-    return {
-        "timed_out": True,
-        "timeout_message": f"no answer from the sandbox within {config.timeout_s + GRACE_S:.0f} s; killed",
-    }
 
 
 class LocalWorker(Worker):
@@ -131,6 +127,121 @@ class LocalWorker(Worker):
         env.update(HOME=str(work), TMPDIR=str(tmp), MPLCONFIGDIR=str(tmp / "matplotlib"))
         env["XDG_CACHE_HOME"] = str(tmp / ".cache")
         return {**request, "workdir": config_paths[WORKDIR], "env": env}
+
+
+class ProcessChannel(Channel):
+    """The fork server as a child process of the harness (inside bwrap, or bare)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        # The server's own stderr (import warnings, a crash) goes to a file, read back on failure.
+        self.err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in kill()
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            env=env,
+            start_new_session=True,
+        )
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def read_line(self, timeout: float) -> bytes | None:
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no answer within {timeout:.0f} s")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return None
+                self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    def stderr_tail(self) -> str:
+        with contextlib.suppress(Exception):
+            self.err.seek(max(0, self.err.seek(0, 2) - 2000))
+            return self.err.read().decode("utf-8", "replace")
+        return ""
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=10)
+        for stream in (self.proc.stdin, self.proc.stdout, self.err):
+            with contextlib.suppress(Exception):
+                stream.close()
+
+
+class LocalServerWorker(ServerWorker):
+    """One bubblewrap sandbox per worker with the fork server inside; the scratch dirs and the
+    sandbox uid belong to the worker and are wiped after every snippet."""
+
+    def __init__(self, backend: LocalBackend):
+        super().__init__(backend)
+        self.scratch: Path | None = None
+        self.marker = ""
+
+    def open_channel(self) -> Channel:
+        import uuid
+
+        self.scratch = Path(tempfile.mkdtemp(prefix="gorilla-sandbox-"))
+        work, tmp = self.scratch / "work", self.scratch / "tmp"
+        work.mkdir()
+        tmp.mkdir()
+        self.marker = f"worker-{uuid.uuid4().hex}"
+        if self.backend.isolation == "bwrap":
+            uid = random.randint(*UID_RANGE)
+            if os.geteuid() == 0:
+                for path in (self.scratch, work, tmp):
+                    os.chown(path, uid, uid)
+            argv = self.backend.bwrap_argv(work, tmp, uid, {}, serve=True)
+        else:
+            argv = [interpreter()[0], "-I", str(RUNNER), "--serve"]
+        return ProcessChannel(argv, {"GORILLA_SANDBOX_RUN": self.marker})
+
+    def hello(self) -> dict:
+        hello = super().hello()
+        if self.backend.isolation == "process":
+            hello["env"] = LocalWorker._unisolated_request(
+                {"env": hello["env"], "workdir": WORKDIR}, self.scratch / "work", self.scratch / "tmp"
+            )["env"]
+        return hello
+
+    def scratch_dirs(self) -> list[str]:
+        if self.backend.isolation == "process":
+            return [str(self.scratch / "work"), str(self.scratch / "tmp")]
+        return super().scratch_dirs()
+
+    def execute(self, request: dict) -> dict:
+        if self.backend.isolation == "process":
+            if self.channel is None:
+                self.channel = self._start()
+            request = LocalWorker._unisolated_request(request, self.scratch / "work", self.scratch / "tmp")
+        try:
+            return super().execute(request)
+        finally:
+            if self.backend.isolation == "process":
+                kill_marked(request["env"]["GORILLA_SANDBOX_RUN"])
+
+    def close(self) -> None:
+        super().close()
+        if self.backend.isolation == "process" and self.marker:
+            kill_marked(self.marker)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 def kill_marked(marker: str) -> None:
@@ -197,9 +308,11 @@ class LocalBackend(Backend):
             )
 
     def open_worker(self, index: int) -> Worker:
+        if self.config.preload:
+            return LocalServerWorker(self)
         return LocalWorker(self)
 
-    def bwrap_argv(self, work: Path, tmp: Path, uid: int, request: dict) -> list[str]:
+    def bwrap_argv(self, work: Path, tmp: Path, uid: int, request: dict, *, serve: bool = False) -> list[str]:
         config = self.config
         python, prefix = interpreter()
         argv = ["bwrap", "--die-with-parent", "--new-session"]
@@ -241,4 +354,4 @@ class LocalBackend(Backend):
             runner_args += ["--uid", str(uid), "--gid", str(uid)]
         else:
             argv.append("--unshare-user")
-        return [*argv, python, "-I", RUNNER_PATH, *runner_args, "-"]
+        return [*argv, python, "-I", RUNNER_PATH, *runner_args, "--serve" if serve else "-"]
