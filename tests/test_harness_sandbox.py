@@ -129,9 +129,9 @@ def mode(request):
 class Listener:
     """A TCP listener on the host's loopback that records whether anyone connected."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -369,3 +369,62 @@ def test_a_hung_worker_is_replaced_and_its_snippet_times_out(monkeypatch):
     results = run_snippets(snippets, config, progress=False)
     assert results[0].status is Status.timeout and "no answer from the sandbox" in results[0].error_message
     assert results[1].status is Status.ok and results[1].stdout == "after\n"
+
+
+# Reach the host: under bubblewrap with the network allowed the snippet shares the host's network
+# (loopback); a docker container on the bridge reaches the host at its default gateway.
+REACH_HOST = """
+import os, socket
+host = "127.0.0.1"
+if os.path.exists("/.dockerenv") or open("/proc/1/cgroup").read().find("docker") >= 0 or {docker}:
+    for line in open("/proc/net/route").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000":
+            host = socket.inet_ntoa(int(fields[2], 16).to_bytes(4, "little"))
+s = socket.create_connection((host, {port}), timeout=5)
+print("connected", host)
+"""
+
+DOWNLOAD = """
+import os
+assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
+d = os.path.join(os.environ["HF_HOME"], "hub", "models--{name}", "blobs")
+os.makedirs(d, exist_ok=True)
+open(os.path.join(d, "weights"), "w").write("{name} weights")
+print(sorted(os.listdir(os.path.join(os.environ["HF_HOME"], "hub"))))
+"""
+
+
+@pytest.mark.docker
+def test_network_mode_reaches_the_network_and_shares_one_download_cache(backend, tmp_path):
+    """--network: the snippet can connect out, the hubs are not forced offline, and what one
+    sandbox writes to the cache (a "download") is there, and extendable, for the next run, which
+    runs under another uid. Nothing on the Hub is reachable here, so the download is a file write."""
+    listener = Listener("0.0.0.0")
+    cache = tmp_path / "cache"
+    try:
+        config = SandboxConfig(backend=backend, network=True, model_cache=cache, timeout_s=30, workers=1)
+        first = run_snippets(
+            [
+                {"id": "reach", "code": REACH_HOST.format(port=listener.port, docker=backend == "docker")},
+                {"id": "a", "code": DOWNLOAD.format(name="org--a")},
+            ],
+            config,
+            progress=False,
+        )
+        second = run_snippets([{"id": "b", "code": DOWNLOAD.format(name="org--b")}], config, progress=False)
+    finally:
+        listener.close()
+    by_id = {r.id: r for r in first + second}
+    assert by_id["reach"].status is Status.ok, by_id["reach"].stderr
+    assert by_id["reach"].stdout.startswith("connected")
+    assert listener.connections >= 1
+    assert by_id["a"].status is Status.ok, by_id["a"].stderr
+    assert by_id["b"].status is Status.ok, by_id["b"].stderr
+    assert by_id["b"].stdout.strip() == "['models--org--a', 'models--org--b']"
+    assert (cache / "huggingface/hub/models--org--a/blobs/weights").read_text() == "org--a weights"
+    # and the default stays offline, the cache read-only
+    offline = SandboxConfig(backend=backend, model_cache=cache, timeout_s=30, workers=1)
+    [r] = run_snippets([{"id": "c", "code": DOWNLOAD.format(name="org--c")}], offline, progress=False)
+    assert r.status is not Status.ok
+    assert not (cache / "huggingface/hub/models--org--c").exists()

@@ -56,7 +56,9 @@ class SandboxConfig(BaseModel):
     max_procs: int = Field(64, ge=4, description="processes + threads the snippet may have at once")
     max_file_mb: int = Field(64, ge=1, description="largest file the snippet may write")
     max_output_kb: int = Field(64, ge=1, description="stdout and stderr are each truncated to this")
-    network: bool = Field(False, description="allow network (the model cache is then writable)")
+    network: bool = Field(
+        False, description="allow network; the model cache becomes a download cache shared by sandboxes"
+    )
 
     # Parameters that control what the sandbox sees
     model_cache: Path | None = Field(
@@ -82,7 +84,8 @@ class SandboxConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SandboxConfig:
-        if self.model_cache is not None and not Path(self.model_cache).is_dir():
+        # With the network on, the cache is a download cache: created on first use.
+        if self.model_cache is not None and not self.network and not Path(self.model_cache).is_dir():
             raise ConfigError(
                 f"model_cache {self.model_cache} is not a directory (build one with build_model_cache)"
             )

@@ -153,6 +153,7 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
         for fd in (devnull, out_w, err_w):
             os.close(fd)
         os.chdir(req["workdir"])
+        os.umask(req.get("umask", 0o022))
         os.environ.clear()
         os.environ.update(req["env"])
         import site

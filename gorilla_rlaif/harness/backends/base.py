@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from gorilla_rlaif.errors import GorillaRlaifError
 from gorilla_rlaif.harness.config import SandboxConfig, sandbox_env
@@ -45,11 +47,34 @@ class Worker(ABC):
         """Release what the worker holds (containers, processes)."""
 
 
+def share_download_cache(cache: Path) -> None:
+    """Make `cache` a download cache every sandbox can write (`--network` mode).
+
+    Sandboxes run under uids of their own (docker: nobody; local: a fresh uid per run), so a
+    model one of them downloads must land in directories the next one can also write: the
+    cache's directories are made world-writable (like /tmp, with the sticky bit so no sandbox can
+    delete another's files) and the snippets run with umask 0. Only use a cache dedicated to
+    sandboxes for this, never your own ~/.cache/huggingface.
+    """
+    for sub in ("", "huggingface", "huggingface/hub", "torch", "torch/hub"):
+        (cache / sub).mkdir(parents=True, exist_ok=True)
+    for root, dirs, _ in os.walk(cache):
+        for path in [root, *(os.path.join(root, d) for d in dirs)]:
+            try:
+                os.chmod(path, 0o1777)
+            except PermissionError as exc:  # not ours: say which, rather than fail in the sandbox
+                raise SandboxUnavailable(
+                    f"--network needs a model cache the sandboxes can write; cannot open {path} ({exc})"
+                ) from None
+
+
 class Backend(ABC):
     name: str = ""
 
     def __init__(self, config: SandboxConfig):
         self.config = config
+        if config.network and config.model_cache is not None:
+            share_download_cache(Path(config.model_cache))
 
     @abstractmethod
     def check(self) -> None:
@@ -78,6 +103,9 @@ class Backend(ABC):
             if config.mount_site_packages
             else [],
             "clean_dirs": clean_dirs or [],
+            # --network: what a snippet downloads into the shared cache must stay writable for the
+            # next sandbox, which runs under another uid (see `share_download_cache`).
+            "umask": 0o000 if config.network else 0o022,
         }
 
 
