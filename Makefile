@@ -24,11 +24,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# The whole method on the embedded offline default (resumable: re-running skips finished stages).
+# DEMO_ARGS adds overrides, e.g. make demo DEMO_ARGS="torch_threads=1 eval.limit=50"
 demo: venv
-	$(BIN)/gorilla-rlaif data info --hub torchhub
-	$(BIN)/gorilla-rlaif data splits --hub torchhub --output-dir $(DEMO_DIR)/splits
-	$(BIN)/gorilla-rlaif data export --hub huggingface --split eval --output $(DEMO_DIR)/huggingface_eval.jsonl
-	$(BIN)/gorilla-rlaif tiny-model --output-dir $(DEMO_DIR)/tiny-model
+	@command -v bwrap >/dev/null || { echo "installing bubblewrap (the local sandbox generated code runs in)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+	$(BIN)/gorilla-rlaif pipeline --preset tiny --output-dir $(DEMO_DIR) $(DEMO_ARGS)
 
 # Docker engine, bubblewrap and the sandbox image for the executability harness (idempotent)
 sandbox:

@@ -25,6 +25,7 @@ RLAIF_COMMANDS: dict[str, str] = {
     "label": "gorilla_rlaif.cli.label",
     "preferences": "gorilla_rlaif.cli.preferences",
     "train": "gorilla_rlaif.cli.train",
+    "pipeline": "gorilla_rlaif.cli.pipeline",
 }
 
 BENCH_COMMANDS: dict[str, str] = {

@@ -1,0 +1,352 @@
+"""The method's stages, each a call into the library function of its own module.
+
+    data      gorilla_rlaif.data.make_splits            sft / rm / rl / test splits
+    base      gorilla_rlaif.tiny.build_tiny_model       (tiny preset only) the base model
+    sft       trainers.sft                              SFT on the sft split
+    generate  gorilla_rlaif.generate.generate_candidates K candidates per rm prompt
+    label     gorilla_rlaif.judge.label                 the judge's eight answers per candidate
+    publish   gorilla_rlaif.publish.build_dataset       versioned preference dataset (+ push)
+    reward    trainers.reward                           the reward model
+    ppo       trainers.ppo                              PPO from the SFT model
+    dpo       trainers.dpo                              DPO from the SFT model
+    eval-*    gorilla_rlaif.eval.run_eval               SFT, PPO, DPO on the test split, in the sandbox
+    report    gorilla_rlaif.pipeline.report             comparison table + plot, model cards
+
+Every stage reads only its declared inputs (upstream outputs, files) and writes only its outputs,
+so the runner's hashes say exactly what has to re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from gorilla_rlaif.errors import DataError
+from gorilla_rlaif.pipeline.config import TRAINED, PipelineConfig, Resolved, layout, resolve
+from gorilla_rlaif.pipeline.runner import Stage
+
+log = logging.getLogger(__name__)
+
+
+def portable(config: Any, directory: Path) -> Any:
+    """A stage's settings as JSON with paths inside the run directory written `$DIR/...`: moving
+    a finished run elsewhere does not make every stage look changed."""
+    if hasattr(config, "model_dump"):
+        config = config.model_dump(mode="json")
+    root = str(directory.resolve())
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and (value == root or value.startswith(root + "/")):
+            return "$DIR" + value[len(root) :]
+        return value
+
+    return walk(json.loads(json.dumps(config, default=str)))
+
+
+def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = True) -> list[Stage]:
+    """The ordered stage list of `config` for a run in `directory`."""
+    r = resolve(config, directory)
+    paths = layout(directory)
+    stages: list[Stage] = []
+
+    def add(stage: Stage) -> None:
+        stage.config = portable(stage.config, directory)
+        stages.append(stage)
+
+    add(
+        Stage(
+            "data",
+            f"split APIBench {config.data.hub} into sft / rm / rl / test",
+            lambda: _data(config, paths["splits"]),
+            outputs=(paths["splits"],),
+            config=config.data,
+        )
+    )
+    sft_after: tuple[str, ...] = ("data",)
+    if config.base.model == "tiny":
+        add(
+            Stage(
+                "base",
+                "build the tiny base model (GPT-2 + BPE tokenizer trained on APIBench text)",
+                lambda: _base(config, paths["base"]),
+                outputs=(paths["base"],),
+                config=config.base,
+                keep_partial=False,
+            )
+        )
+        sft_after = ("data", "base")
+    add(
+        _trainer_stage(
+            "sft", f"supervised fine-tuning of {config.base.model}", r.sft, sft_after, config.launch
+        )
+    )
+    add(
+        Stage(
+            "generate",
+            f"sample {r.candidates.generation.num_candidates} candidates per reward-model prompt",
+            lambda: _generate(r, progress),
+            outputs=(paths["candidates"], _meta(paths["candidates"])),
+            after=("data", "sft"),
+            config=r.candidates,
+        )
+    )
+    add(
+        Stage(
+            "label",
+            f"ask the {r.label.judge.judge} judge the rubric's questions about every candidate",
+            lambda: _label(r, progress),
+            outputs=(paths["feedback"], _meta(paths["feedback"])),
+            after=("generate",),
+            # the judge's settings are in its config; a rubric given as a file is hashed too
+            files=(Path(str(r.label.judge.rubric)),) if _rubric_is_file(r.label.judge.rubric) else (),
+            config=r.label,
+        )
+    )
+    add(
+        Stage(
+            "publish",
+            f"publish the preference dataset v{r.publish.version}"
+            + (f" and push it to {r.push_to_hub}" if r.push_to_hub else ""),
+            lambda: _publish(r),
+            outputs=(paths["dataset"],),
+            after=("label",),
+            config={"publish": r.publish, "push_to_hub": r.push_to_hub, "private": r.private},
+            keep_partial=False,
+        )
+    )
+    add(
+        _trainer_stage(
+            "reward", f"train the reward model ({r.reward.mode})", r.reward, ("sft", "publish"), config.launch
+        )
+    )
+    add(
+        _trainer_stage(
+            "ppo",
+            "PPO from the SFT model against the reward model",
+            r.ppo,
+            ("data", "sft", "reward"),
+            config.launch,
+        )
+    )
+    add(
+        _trainer_stage(
+            "dpo", "DPO from the SFT model on the preference pairs", r.dpo, ("sft", "publish"), config.launch
+        )
+    )
+    for name in TRAINED:
+        cfg = r.eval[name]
+        add(
+            Stage(
+                f"eval-{name}",
+                f"evaluate the {name} model on {config.data.hub} test ({_limit_text(cfg.limit)}, "
+                f"{cfg.sandbox} sandbox)",
+                lambda cfg=cfg: _eval(cfg),
+                outputs=(cfg.run_dir, cfg.run_dir / "results.json"),
+                after=("data", name),
+                config=cfg,
+            )
+        )
+    add(
+        Stage(
+            "report",
+            "comparison table + plot, model cards",
+            lambda: _report(config, r, paths),
+            outputs=(paths["report"], paths["report"] / "comparison.md"),
+            after=("reward", *TRAINED, *(f"eval-{n}" for n in TRAINED)),
+            config={"hub": config.data.hub, "name": config.name},
+            keep_partial=False,
+        )
+    )
+    return stages
+
+
+def _limit_text(limit: int | None) -> str:
+    return "all prompts" if limit is None else f"first {limit} prompts"
+
+
+def _meta(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".jsonl") + ".meta.json")
+
+
+def _rubric_is_file(rubric: str | None) -> bool:
+    return bool(rubric) and Path(str(rubric)).is_file()
+
+
+# ---- stage bodies -------------------------------------------------------------------------------
+def _data(config: PipelineConfig, out: Path) -> dict[str, Any]:
+    from gorilla_rlaif.data import make_splits
+
+    splits = make_splits(config.data)
+    splits.save(out)
+    return {"counts": splits.manifest["counts"], "test_mode": splits.manifest["test_mode"]}
+
+
+def _base(config: PipelineConfig, out: Path) -> dict[str, Any]:
+    from gorilla_rlaif.tiny import PROVENANCE_FILE, build_tiny_model
+
+    path = build_tiny_model(config.base.tiny, output_dir=out)
+    record = json.loads((path / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    return {"parameters": record.get("parameters")}
+
+
+def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...], launch: Any) -> Stage:
+    from gorilla_rlaif.train import PROVENANCE_FILE
+
+    out = Path(cfg.output_dir)
+    return Stage(
+        name,
+        title,
+        lambda: _train(name, cfg, launch),
+        outputs=(out, out / PROVENANCE_FILE),
+        after=after,
+        config=cfg,
+        volatile=("README.md",),  # the model card: the report stage adds the eval results to it
+    )
+
+
+def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
+    from gorilla_rlaif.train import PROVENANCE_FILE
+
+    if launch.launcher == "accelerate":
+        out = _accelerate_launch(name, cfg, launch)
+    else:
+        import trainers
+
+        out = trainers.train(name, cfg)
+    record = json.loads((Path(out) / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    return {
+        "launcher": launch.launcher,
+        "duration_s": record.get("duration_s"),
+        "metrics": _headline(record.get("metrics") or {}),
+    }
+
+
+def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
+    """`accelerate launch ... -m trainers.<name> --config <resolved config>`; waits for it."""
+    import subprocess
+    import sys
+
+    from gorilla_rlaif.config import dump_config
+    from gorilla_rlaif.errors import GorillaRlaifError
+
+    out = Path(cfg.output_dir)
+    config_file = out.parent / f"{name}.launch.yaml"  # next to the model dir, not inside it
+    dump_config(cfg, config_file)
+    command = [sys.executable, "-m", "accelerate.commands.launch"]
+    if launch.accelerate_config:
+        command += ["--config_file", launch.accelerate_config]
+    command += ["--num_processes", str(launch.num_processes), *launch.extra_args]
+    command += ["-m", f"trainers.{name}", "--config", str(config_file)]
+    log.info("launching %s", " ".join(command))
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise GorillaRlaifError(
+            f"stage {name}: `{' '.join(command)}` exited with {done.returncode} (its output is above)"
+        )
+    return out
+
+
+_TRAIN_KEYS = ("objective/rlhf_reward", "objective/rm_score", "objective/kl", "loss", "train_loss")
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The held-out numbers of a training record, plus first/last of the key training curves
+    (the full log summaries stay in the record)."""
+    out = {k: v for k, v in metrics.items() if k != "train"}
+    train = metrics.get("train") or {}
+    curves = {k: {"first": train[k]["first"], "last": train[k]["last"]} for k in _TRAIN_KEYS if k in train}
+    if curves:
+        out["train"] = curves
+    return out
+
+
+def _generate(r: Resolved, progress: bool) -> dict[str, Any]:
+    from gorilla_rlaif.generate import generate_candidates
+
+    return generate_candidates(r.candidates, progress=progress)
+
+
+def _label(r: Resolved, progress: bool) -> dict[str, Any]:
+    from gorilla_rlaif.judge import label
+
+    summary = label(r.label, progress=progress)
+    if not summary["ok"]:
+        raise DataError(
+            f"the judge answered for none of the {summary['rows']} candidates "
+            f"(failures: {summary['failure_reasons']})",
+            path=r.label.output,
+        )
+    return {k: summary[k] for k in ("rows", "ok", "failed", "mean_score", "score_histogram", "cost_usd")}
+
+
+def _publish(r: Resolved) -> dict[str, Any]:
+    from gorilla_rlaif.publish import build_dataset, push_dataset
+
+    record = build_dataset(r.publish)
+    counts = record["counts"]
+    if not counts["preferences"]["train"]:
+        raise DataError(
+            "no preference pairs: every prompt's candidates got the same score "
+            f"(score histogram {record['stats']['score_histogram']}); sample more candidates "
+            "(generate.num_candidates), raise generate.temperature, or lower publish.margin",
+            path=r.publish.output_dir,
+        )
+    if not counts["preferences"]["test"]:
+        raise DataError(
+            "the test split has no preference pairs; use more reward-model prompts "
+            "(generate.limit) or a larger publish.test_fraction",
+            path=r.publish.output_dir,
+        )
+    out: dict[str, Any] = {"version": r.publish.version, "counts": counts, "stats": record["stats"]}
+    if r.push_to_hub:
+        out["pushed"] = push_dataset(
+            r.publish.output_dir, r.push_to_hub, r.publish.version, private=r.private
+        )
+    return out
+
+
+def _eval(cfg: Any) -> dict[str, Any]:
+    from gorilla_rlaif.eval import RESULTS_FILE, run_eval
+
+    run_dir = run_eval(cfg)
+    record = json.loads((run_dir / RESULTS_FILE).read_text(encoding="utf-8"))
+    out: dict[str, Any] = {"status": record.get("status"), "run_dir": str(run_dir)}
+    for hub, block in record.get("hubs", {}).items():
+        out[hub] = {
+            "n": block.get("n"),
+            **{k: (v or {}).get("value") for k, v in (block.get("metrics") or {}).items()},
+        }
+    return out
+
+
+TINY_CAVEAT = (
+    "A 4-layer GPT-2 trained for minutes on 2 CPU cores, judged by the offline rules judge: this is "
+    "not the paper's setting (GPT-2-large, GPT-3.5 feedback, GPUs). Compare the rows with each "
+    "other, not with the paper's numbers."
+)
+
+
+def _report(config: PipelineConfig, r: Resolved, paths: dict[str, Path]) -> dict[str, Any]:
+    from gorilla_rlaif.pipeline.report import write_report
+    from gorilla_rlaif.train import PROVENANCE_FILE
+
+    models = {name: paths[name] for name in TRAINED}
+    records = {name: paths[name] / PROVENANCE_FILE for name in ("sft", "reward", "ppo", "dpo")}
+    return write_report(
+        {name: r.eval[name].run_dir for name in TRAINED},
+        models,
+        records,
+        paths["report"],
+        hub=config.data.hub,
+        name_prefix=f"gorilla-rlaif-{config.name}",
+        caveat=TINY_CAVEAT if config.base.model == "tiny" else None,
+    )
+
+
+__all__ = ["TRAINED", "build_stages", "portable"]
