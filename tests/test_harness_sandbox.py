@@ -428,3 +428,36 @@ def test_network_mode_reaches_the_network_and_shares_one_download_cache(backend,
     [r] = run_snippets([{"id": "c", "code": DOWNLOAD.format(name="org--c")}], offline, progress=False)
     assert r.status is not Status.ok
     assert not (cache / "huggingface/hub/models--org--c").exists()
+
+
+# Three children hold 150 MB each, then the snippet itself takes 450 MB: every process stays under
+# its own address-space rlimit (512 MB), but together they exceed the container's memory cgroup
+# (512 MB + overhead), so the kernel's OOM killer kills the largest: the snippet.
+CGROUP_OOM = """
+import os, time
+for i in range(3):
+    if os.fork() == 0:
+        b = bytearray(150 * 1024 * 1024)
+        for j in range(0, len(b), 4096):
+            b[j] = 1
+        time.sleep(30)
+        os._exit(0)
+time.sleep(1.5)
+b = bytearray(450 * 1024 * 1024)
+for j in range(0, len(b), 4096):
+    b[j] = 1
+print("survived")
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("preload", [True, False], ids=["preloaded", "one-shot"])
+def test_the_kernel_oom_killer_is_classified_as_oom_and_the_run_goes_on(preload):
+    config = SandboxConfig(backend="docker", memory_mb=512, timeout_s=30, workers=1, preload=preload)
+    snippets = [{"id": "oom", "code": CGROUP_OOM}, {"id": "after", "code": "print('fine')"}]
+    oom, after = run_snippets(snippets, config, progress=False)
+    assert oom.status is Status.oom, (oom.status, oom.error_message, oom.stderr)
+    assert oom.error_type == "OOMKilled" and oom.exit_code == -9
+    assert oom.stdout == ""
+    assert oom.duration_s < 25, "the sleeping children must die with the snippet, not hold the run"
+    assert after.status is Status.ok and after.stdout == "fine\n"
