@@ -431,8 +431,9 @@ def test_network_mode_reaches_the_network_and_shares_one_download_cache(backend,
 
 
 # Three children hold 150 MB each, then the snippet itself takes 450 MB: every process stays under
-# its own address-space rlimit (512 MB), but together they exceed the container's memory cgroup
-# (512 MB + overhead), so the kernel's OOM killer kills the largest: the snippet.
+# its own address-space rlimit (512 MB), but together they exceed the sandbox's memory cgroup
+# (512 MB + overhead: docker's container, or the local backend's own cgroup), so the kernel's OOM
+# killer kills the largest: the snippet.
 CGROUP_OOM = """
 import os, time
 for i in range(3):
@@ -452,8 +453,18 @@ print("survived")
 
 @pytest.mark.docker
 @pytest.mark.parametrize("preload", [True, False], ids=["preloaded", "one-shot"])
-def test_the_kernel_oom_killer_is_classified_as_oom_and_the_run_goes_on(preload):
-    config = SandboxConfig(backend="docker", memory_mb=512, timeout_s=30, workers=1, preload=preload)
+def test_the_kernel_oom_killer_is_classified_as_oom_and_the_run_goes_on(backend, preload):
+    from gorilla_rlaif.harness import cgroup
+
+    if backend == "local" and not cgroup.available():
+        pytest.skip("the local backend's memory cgroup needs root and a writable memory controller")
+    before = {
+        p.name
+        for root in (cgroup.ROOT_V1, cgroup.ROOT_V2)
+        if root.is_dir()
+        for p in root.glob(cgroup.PREFIX + "*")
+    }
+    config = SandboxConfig(backend=backend, memory_mb=512, timeout_s=30, workers=1, preload=preload)
     snippets = [{"id": "oom", "code": CGROUP_OOM}, {"id": "after", "code": "print('fine')"}]
     oom, after = run_snippets(snippets, config, progress=False)
     assert oom.status is Status.oom, (oom.status, oom.error_message, oom.stderr)
@@ -461,3 +472,10 @@ def test_the_kernel_oom_killer_is_classified_as_oom_and_the_run_goes_on(preload)
     assert oom.stdout == ""
     assert oom.duration_s < 25, "the sleeping children must die with the snippet, not hold the run"
     assert after.status is Status.ok and after.stdout == "fine\n"
+    left = {
+        p.name
+        for root in (cgroup.ROOT_V1, cgroup.ROOT_V2)
+        if root.is_dir()
+        for p in root.glob(cgroup.PREFIX + "*")
+    }
+    assert left <= before, "a local sandbox's memory cgroup outlived the run"

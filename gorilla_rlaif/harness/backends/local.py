@@ -35,6 +35,8 @@ from gorilla_rlaif.harness.backends.base import (
     Worker,
     harness_timeout,
 )
+from gorilla_rlaif.harness.cgroup import MemoryCgroup
+from gorilla_rlaif.harness.cgroup import available as cgroup_available
 from gorilla_rlaif.harness.config import RUNNER
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class LocalWorker(Worker):
         work.mkdir()
         tmp.mkdir()
         uid = random.randint(*UID_RANGE)
+        cgroup = MemoryCgroup.create(config.memory_mb) if self.backend.use_cgroup else None
         try:
             if self.backend.isolation == "bwrap":
                 if os.geteuid() == 0:
@@ -98,6 +101,8 @@ class LocalWorker(Worker):
             else:
                 request = self._unisolated_request(request, work, tmp)
                 argv = [interpreter()[0], "-I", str(RUNNER), "-"]
+            if cgroup is not None:
+                argv = cgroup.wrap(argv)
             proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
@@ -113,10 +118,12 @@ class LocalWorker(Worker):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.communicate()
                 return harness_timeout(config)
-            return parse_report(out, err, proc.returncode)
+            return mark_oom(parse_report(out, err, proc.returncode), cgroup, 0)
         finally:
             if self.backend.isolation == "process":
                 kill_marked(request["env"]["GORILLA_SANDBOX_RUN"])
+            if cgroup is not None:
+                cgroup.remove()
             shutil.rmtree(scratch, ignore_errors=True)
 
     @staticmethod
@@ -192,6 +199,7 @@ class LocalServerWorker(ServerWorker):
         super().__init__(backend)
         self.scratch: Path | None = None
         self.marker = ""
+        self.cgroup: MemoryCgroup | None = None
 
     def open_channel(self) -> Channel:
         import uuid
@@ -209,6 +217,11 @@ class LocalServerWorker(ServerWorker):
             argv = self.backend.bwrap_argv(work, tmp, uid, {}, serve=True)
         else:
             argv = [interpreter()[0], "-I", str(RUNNER), "--serve"]
+        if self.cgroup is not None:  # a replaced server: its predecessor's cgroup goes with it
+            self.cgroup.remove()
+        self.cgroup = MemoryCgroup.create(self.backend.config.memory_mb) if self.backend.use_cgroup else None
+        if self.cgroup is not None:
+            argv = self.cgroup.wrap(argv)
         return ProcessChannel(argv, {"GORILLA_SANDBOX_RUN": self.marker})
 
     def hello(self) -> dict:
@@ -229,8 +242,13 @@ class LocalServerWorker(ServerWorker):
             if self.channel is None:
                 self.channel = self._start()
             request = LocalWorker._unisolated_request(request, self.scratch / "work", self.scratch / "tmp")
+        cgroup = self.cgroup
+        before = cgroup.oom_kills() if cgroup is not None else None
         try:
-            return super().execute(request)
+            report = super().execute(request)
+            # The server (and its cgroup) may have been started or replaced during this call:
+            # then every OOM kill its new cgroup counted happened during this snippet.
+            return mark_oom(report, self.cgroup, before if self.cgroup is cgroup else 0)
         finally:
             if self.backend.isolation == "process":
                 kill_marked(request["env"]["GORILLA_SANDBOX_RUN"])
@@ -239,9 +257,22 @@ class LocalServerWorker(ServerWorker):
         super().close()
         if self.backend.isolation == "process" and self.marker:
             kill_marked(self.marker)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+
+
+def mark_oom(report: dict, cgroup: MemoryCgroup | None, before: int | None) -> dict:
+    """The runner cannot see the host's cgroup from inside bubblewrap: tell the classifier
+    whether the kernel's OOM killer struck during this snippet (its SIGKILL is then `oom`)."""
+    if cgroup is not None and before is not None:
+        after = cgroup.oom_kills()
+        if after is not None and after > before:
+            report["oom_killed"] = True
+    return report
 
 
 def kill_marked(marker: str) -> None:
@@ -277,6 +308,11 @@ class LocalBackend(Backend):
     def __init__(self, config):
         super().__init__(config)
         self.isolation = self._choose_isolation()
+        # --memory-mb caps the snippet and all its processes together when a memory cgroup can
+        # be made (root, writable controller); otherwise it is a per-process rlimit only.
+        self.use_cgroup = cgroup_available()
+        if not self.use_cgroup:
+            log.info("no memory cgroup here: --memory-mb is a per-process limit on the local backend")
 
     def _choose_isolation(self) -> str:
         wanted = self.config.local_isolation

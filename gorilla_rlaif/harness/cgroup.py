@@ -1,0 +1,129 @@
+"""A memory cgroup for the local backend, so `--memory-mb` caps a snippet and all its processes.
+
+Why: an address-space rlimit is per process, so a snippet that forks could use `max_procs` times
+the limit. Docker puts each container in a memory cgroup; bubblewrap creates none, so when the
+harness runs as root and a memory controller is writable (cgroup v2 with `memory` enabled, or
+v1's `memory` hierarchy) it makes one per sandbox itself. Writing a handful of files is simpler
+and has fewer moving parts than `systemd-run --scope` (no systemd here, and not in containers).
+
+The sandbox's first process joins the cgroup before it execs bubblewrap (`wrap`), so there is no
+window in which a child is forked outside it. The cgroup is removed when the sandbox is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ROOT_V2 = Path("/sys/fs/cgroup")
+ROOT_V1 = Path("/sys/fs/cgroup/memory")
+PREFIX = "gorilla-rlaif-sandbox-"
+# What the sandbox's own processes (bubblewrap, the runner, a preloaded server's imports) need
+# on top of the snippet's limit: the same allowance the docker backend gives its containers.
+OVERHEAD_MB = 256
+
+
+def _v2_root() -> Path | None:
+    controllers = ROOT_V2 / "cgroup.subtree_control"
+    try:
+        if "memory" in controllers.read_text().split() and os.access(ROOT_V2, os.W_OK):
+            return ROOT_V2
+    except OSError:
+        pass
+    return None
+
+
+def _v1_root() -> Path | None:
+    if (ROOT_V1 / "memory.limit_in_bytes").exists() and os.access(ROOT_V1, os.W_OK):
+        return ROOT_V1
+    return None
+
+
+def available() -> bool:
+    """Whether this process can create memory cgroups (root with a writable controller)."""
+    return os.geteuid() == 0 and (_v2_root() is not None or _v1_root() is not None)
+
+
+class MemoryCgroup:
+    """One sandbox's memory cgroup: `limit_mb + OVERHEAD_MB`, no swap."""
+
+    def __init__(self, path: Path, version: int):
+        self.path = path
+        self.version = version
+
+    @classmethod
+    def create(cls, limit_mb: int) -> MemoryCgroup | None:
+        """A new cgroup, or None when this machine cannot make one (the caller keeps rlimits)."""
+        if os.geteuid() != 0:
+            return None
+        limit = (limit_mb + OVERHEAD_MB) * 1024 * 1024
+        root, version = (_v2_root(), 2) if _v2_root() is not None else (_v1_root(), 1)
+        if root is None:
+            return None
+        path = root / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+            if version == 2:
+                (path / "memory.max").write_text(str(limit))
+                with contextlib.suppress(OSError):
+                    (path / "memory.swap.max").write_text("0")
+            else:
+                (path / "memory.limit_in_bytes").write_text(str(limit))
+                with contextlib.suppress(OSError):  # absent without swap accounting
+                    (path / "memory.memsw.limit_in_bytes").write_text(str(limit))
+        except OSError as exc:
+            log.warning("could not create a memory cgroup at %s (%s): per-process rlimits only", path, exc)
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            return None
+        return cls(path, version)
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """`argv` run by a shell that first moves itself into the cgroup, then execs it."""
+        procs = self.path / "cgroup.procs"
+        return ["/bin/sh", "-c", f'echo $$ > {procs} && exec "$@"', "sandbox", *argv]
+
+    def oom_kills(self) -> int | None:
+        """How many processes the kernel's OOM killer has killed in this cgroup."""
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            for line in (self.path / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def remove(self) -> None:
+        """Kill whatever is still inside, then remove the cgroup."""
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:  # the kernel still tears the last process down
+                time.sleep(0.02)
+        log.warning("memory cgroup %s could not be removed", self.path)
