@@ -71,6 +71,28 @@ def test_unreachable_docker_engine_is_a_clear_error(tmp_path):
         run_snippets([{"id": "1", "code": "1"}], config, progress=False)
 
 
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("", True),
+        ("unix:///run/podman/podman.sock", True),
+        ("tcp://127.0.0.1:2375", True),
+        ("tcp://localhost:2376", True),
+        ("tcp://10.1.2.3:2376", False),
+        ("ssh://me@build-box", False),
+    ],
+)
+def test_an_engine_on_another_machine_is_refused_before_any_run(monkeypatch, host, local):
+    """Bind mounts (runner, libraries, model cache) only exist on this machine."""
+    from gorilla_rlaif.harness.backends.docker import engine_is_local
+
+    assert engine_is_local(host) is local
+    if not local:
+        monkeypatch.setenv("DOCKER_HOST", host)
+        with pytest.raises(SandboxUnavailable, match="engine on another machine"):
+            run_snippets([{"id": "1", "code": "1"}], SandboxConfig(backend="docker"), progress=False)
+
+
 def test_missing_image_says_how_to_build_it():
     config = SandboxConfig(backend="docker", image="gorilla-rlaif-sandbox:does-not-exist")
     with pytest.raises(SandboxUnavailable, match=r"setup-sandbox\.sh"):

@@ -15,7 +15,9 @@ container that stops answering is removed and replaced.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
+from urllib.parse import urlparse
 
 from gorilla_rlaif.harness.backends.base import (
     CACHE_DIR,
@@ -61,6 +63,13 @@ class DockerBackend(Backend):
     def check(self) -> None:
         import docker
 
+        host = self.config.docker_host or os.environ.get("DOCKER_HOST", "")
+        if not engine_is_local(host):
+            raise SandboxUnavailable(
+                f"DOCKER_HOST={host} is an engine on another machine, but the docker backend bind-mounts "
+                "the runner, the Python libraries and the model cache from this one. Use an engine on "
+                "this machine (a unix socket, or tcp://localhost) or --backend local."
+            )
         try:
             self._client = self.client()
             self._client.ping()
@@ -117,6 +126,16 @@ class DockerBackend(Backend):
         if self.config.container_reuse:
             return WarmWorker(self, index)
         return FreshWorker(self)
+
+
+def engine_is_local(host: str) -> bool:
+    """Whether DOCKER_HOST names an engine on this machine (bind mounts only work there)."""
+    if not host or host.startswith(("unix://", "npipe://", "fd://")):
+        return True
+    parsed = urlparse(host if "://" in host else f"tcp://{host}")
+    if parsed.scheme == "ssh":
+        return False
+    return parsed.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _runner_cmd(request: dict) -> list[str]:
