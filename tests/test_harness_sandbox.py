@@ -376,7 +376,7 @@ def test_a_hung_worker_is_replaced_and_its_snippet_times_out(monkeypatch):
 REACH_HOST = """
 import os, socket
 host = "127.0.0.1"
-if os.path.exists("/.dockerenv") or open("/proc/1/cgroup").read().find("docker") >= 0 or {docker}:
+if {docker}:
     for line in open("/proc/net/route").read().splitlines()[1:]:
         fields = line.split()
         if fields[1] == "00000000":

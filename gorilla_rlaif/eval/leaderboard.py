@@ -58,7 +58,8 @@ def collect_runs(output: str | Path) -> list[dict[str, Any]]:
     return runs
 
 
-def _fmt(metric: dict[str, Any] | None) -> str:
+def format_metric(metric: dict[str, Any] | None) -> str:
+    """A results.json metric as a table cell: percent, [95% interval], ±std over several runs."""
     if not metric or metric.get("value") is None:
         return "–"
     text = f"{100 * metric['value']:.1f}"
@@ -100,7 +101,7 @@ def render_markdown(runs: list[dict[str, Any]]) -> str:
         for row in rows:
             block, record = row["block"], row["run"]
             cells = [f"`{record['_label']}`", str(block["n"]), str(block.get("num_runs", 1))]
-            cells += [_fmt(block["metrics"].get(k)) for k in keys]
+            cells += [format_metric(block["metrics"].get(k)) for k in keys]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Runs", "", "| Model | Run | backend | created | results |", "|---|---|---|---|---|"]

@@ -20,6 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
+from gorilla_rlaif.harness.runner import oom_kill_count
+
 log = logging.getLogger(__name__)
 
 ROOT_V2 = Path("/sys/fs/cgroup")
@@ -64,7 +66,9 @@ class MemoryCgroup:
         if os.geteuid() != 0:
             return None
         limit = (limit_mb + OVERHEAD_MB) * 1024 * 1024
-        root, version = (_v2_root(), 2) if _v2_root() is not None else (_v1_root(), 1)
+        root, version = _v2_root(), 2
+        if root is None:
+            root, version = _v1_root(), 1
         if root is None:
             return None
         path = root / f"{PREFIX}{uuid.uuid4().hex[:12]}"
@@ -92,15 +96,7 @@ class MemoryCgroup:
 
     def oom_kills(self) -> int | None:
         """How many processes the kernel's OOM killer has killed in this cgroup."""
-        name = "memory.events" if self.version == 2 else "memory.oom_control"
-        try:
-            for line in (self.path / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        except (OSError, ValueError):
-            pass
-        return None
+        return oom_kill_count([self.path / ("memory.events" if self.version == 2 else "memory.oom_control")])
 
     def pids(self) -> list[int]:
         try:

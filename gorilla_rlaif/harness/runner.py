@@ -215,8 +215,14 @@ def _set_dumpable(flag: bool) -> None:
 
 
 def _oom_kills() -> int | None:
-    """The memory cgroup's OOM-kill counter (v2 memory.events or v1 memory.oom_control)."""
-    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+    """This sandbox's memory cgroup OOM-kill counter (v2 memory.events or v1 memory.oom_control)."""
+    return oom_kill_count(("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"))
+
+
+def oom_kill_count(paths) -> int | None:
+    """The `oom_kill` counter of the first readable cgroup file among `paths` (also used by the
+    host for the local backend's cgroups, which bubblewrap does not show the runner)."""
+    for path in paths:
         try:
             with open(path) as f:
                 for line in f:

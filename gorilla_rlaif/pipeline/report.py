@@ -36,16 +36,6 @@ COLUMNS = (
 LABELS = {"sft": "SFT", "ppo": "SFT + PPO (RLAIF)", "dpo": "SFT + DPO"}
 
 
-def _cell(metric: dict[str, Any] | None) -> str:
-    if not metric or metric.get("value") is None:
-        return "–"
-    text = f"{100 * metric['value']:.1f}"
-    if metric.get("ci95"):
-        low, high = metric["ci95"]
-        text += f" [{100 * low:.1f}, {100 * high:.1f}]"
-    return text
-
-
 def _read(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -57,6 +47,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 def comparison_markdown(results: dict[str, dict[str, Any]], hub: str, caveat: str | None = None) -> str:
     """The paper-shaped table: model x (AST, hallucination, ROUGE-L, CodeBLEU, executability)."""
+    from gorilla_rlaif.eval.leaderboard import format_metric  # the leaderboard's cells, same format
+
     header = ["Model", "n", *[f"{label} {'↑' if up else '↓'}" for _, label, up in COLUMNS]]
     lines = [
         f"### {hub}, test split: SFT vs. RLAIF (PPO) vs. DPO",
@@ -73,7 +65,7 @@ def comparison_markdown(results: dict[str, dict[str, Any]], hub: str, caveat: st
         block = record["hubs"][hub]
         metrics = block.get("metrics", {})
         cells = [LABELS.get(name, name), str(block.get("n", "?"))]
-        cells += [_cell(metrics.get(key)) for key, _, _ in COLUMNS]
+        cells += [format_metric(metrics.get(key)) for key, _, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     if caveat:
         lines += ["", caveat]
