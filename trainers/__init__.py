@@ -5,6 +5,7 @@
     ppo.py     PPOTrainer (trl.experimental.ppo), the paper's RL step
     dpo.py     DPOTrainer on `preferences`
     grpo.py    GRPOTrainer with reward-model, execution or combined rewards
+    rloo.py    RLOOTrainer (REINFORCE leave-one-out), same rewards; TRL's stable online trainer
 
 Each module has `CONFIG` (its pydantic config class), `train(config, dry_run=False)` and `main()`
 (so `python -m trainers.sft` and `accelerate launch -m trainers.sft` work). Presets live in
@@ -25,6 +26,7 @@ TRAINERS: dict[str, str] = {
     "ppo": "trainers.ppo",
     "dpo": "trainers.dpo",
     "grpo": "trainers.grpo",
+    "rloo": "trainers.rloo",
 }
 PRESETS = ("tiny", "paper")
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"

@@ -1,4 +1,4 @@
-"""Train with TRL: sft, reward, ppo, dpo, grpo (thin adapters in `trainers/`).
+"""Train with TRL: sft, reward, ppo, dpo, grpo, rloo (thin adapters in `trainers/`).
 
 The config is a preset (`--preset tiny|paper`, default tiny when no --config is given), then a
 YAML file (`--config`), then `key=value` overrides (nested keys with dots; values are YAML).
@@ -13,6 +13,7 @@ examples:
   gorilla-rlaif train ppo model=runs/sft reward_model=runs/rm --output-dir runs/ppo
   gorilla-rlaif train dpo model=runs/sft dataset.path=user/prefs dataset.revision=v0.1.0 --output-dir runs/dpo
   gorilla-rlaif train grpo model=runs/sft 'rewards=[{kind: reward_model, path: runs/rm}]' --output-dir runs/grpo
+  gorilla-rlaif train rloo model=runs/sft 'rewards=[{kind: reward_model, path: runs/rm}]' --output-dir runs/rloo
   gorilla-rlaif train sft --preset paper --dry-run           # print the resolved config, train nothing
   accelerate launch -m trainers.sft --preset paper --output-dir runs/sft   # multi-GPU (see README)
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train a model with TRL: sft, reward, ppo, dpo, grpo"
+HELP = "train a model with TRL: sft, reward, ppo, dpo, grpo, rloo"
 
 _TRAINER_HELP = {
     "sft": "supervised fine-tuning on APIBench (completion-only loss)",
@@ -29,6 +30,7 @@ _TRAINER_HELP = {
     "ppo": "PPO from the SFT model against the reward model (the paper's RL step)",
     "dpo": "DPO on `preferences` from the SFT model",
     "grpo": "GRPO with reward-model, execution or combined rewards",
+    "rloo": "RLOO (leave-one-out REINFORCE) with the same rewards; TRL's stable online trainer",
 }
 
 

@@ -1,10 +1,10 @@
 """Glue shared by the thin TRL trainers in `trainers/`: configs, data, run bookkeeping, rewards.
 
-The trainers themselves (`trainers/sft.py`, `reward.py`, `ppo.py`, `dpo.py`, `grpo.py`) are a
+The trainers themselves (`trainers/sft.py`, `reward.py`, `ppo.py`, `dpo.py`, `grpo.py`, `rloo.py`) are a
 screenful each; the work is TRL's. What they share lives here, once:
 `config` (one pydantic model per trainer), `data` (preference datasets and APIBench prompts,
 checked before training), `run` (output dir, CPU/GPU flags, resume, checkpoint + provenance),
-`rewards` (reward functions for GRPO), `quality` (a quick held-out generation report),
+`rewards` (reward functions for GRPO and RLOO), `online` (the loop GRPO and RLOO share), `quality` (a quick held-out generation report),
 `compat` (TRL version shims).
 """
 
@@ -14,6 +14,7 @@ from gorilla_rlaif.train.config import (
     GRPORunConfig,
     PPORunConfig,
     RewardRunConfig,
+    RLOORunConfig,
     SFTRunConfig,
     TrainConfig,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "DPORunConfig",
     "GRPORunConfig",
     "PPORunConfig",
+    "RLOORunConfig",
     "RewardRunConfig",
     "SFTRunConfig",
     "TrainConfig",

@@ -186,8 +186,10 @@ class ExecutionSpec(_Strict):
 RewardSpec = Annotated[RewardModelSpec | FormatSpec | ExecutionSpec, Field(discriminator="kind")]
 
 
-class GRPORunConfig(TrainConfig):
-    """GRPO with AI-feedback, execution or combined rewards (a weighted sum, TRL's `reward_weights`)."""
+class OnlineRLConfig(TrainConfig):
+    """What TRL's online trainers with reward callables share (GRPO, RLOO): sample a group of
+    `num_generations` completions per prompt, score them with `rewards` (a weighted sum, TRL's
+    `reward_weights`), update the policy. Subclasses change defaults only."""
 
     rewards: list[RewardSpec] = Field(
         ...,
@@ -198,10 +200,10 @@ class GRPORunConfig(TrainConfig):
     num_generations: int = Field(4, ge=2, description="completions per prompt (the group)")
     max_completion_length: int = Field(128, ge=1)
     temperature: float = Field(1.0, gt=0, description="TRL default")
-    beta: float = Field(0.0, ge=0, description="KL coefficient; TRL default 0")
+    beta: float = Field(0.0, ge=0, description="KL coefficient")
 
     @model_validator(mode="after")
-    def _check(self) -> GRPORunConfig:
+    def _check(self) -> OnlineRLConfig:
         batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
         if batch % self.num_generations:
             raise ValueError(
@@ -211,10 +213,24 @@ class GRPORunConfig(TrainConfig):
         return self
 
 
+class GRPORunConfig(OnlineRLConfig):
+    """GRPO with AI-feedback, execution or combined rewards (group-normalised advantages)."""
+
+    beta: float = Field(0.0, ge=0, description="KL coefficient; TRL default 0")
+
+
+class RLOORunConfig(OnlineRLConfig):
+    """RLOO (REINFORCE leave-one-out): each completion's baseline is the mean reward of the other
+    completions of its prompt; no value model. TRL's stable online trainer (PPO is not)."""
+
+    beta: float = Field(0.05, ge=0, description="KL coefficient to the reference (SFT) model; TRL default")
+
+
 CONFIGS: dict[str, type[TrainConfig]] = {
     "sft": SFTRunConfig,
     "reward": RewardRunConfig,
     "ppo": PPORunConfig,
     "dpo": DPORunConfig,
     "grpo": GRPORunConfig,
+    "rloo": RLOORunConfig,
 }
