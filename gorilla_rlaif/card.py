@@ -37,6 +37,7 @@ SOURCE_NAME = "gorilla-rlaif"
 SOURCE_URL = "https://arxiv.org/abs/2406.20060"
 DATASET_ID = "gorilla-llm/APIBench"
 TRAIN_RECORD = "gorilla_rlaif_train.json"
+EVAL_RESULTS_DIR = ".eval_results"  # the Hub's newer results format, beside README.md
 HUB_LABELS = {"huggingface": "HuggingFace", "tensorflowhub": "TensorFlow Hub", "torchhub": "TorchHub"}
 SECTIONS = ("results", "training")
 
@@ -64,40 +65,170 @@ def replace_section(text: str, name: str, content: str) -> str:
     return text.rstrip() + "\n\n" + block + "\n"
 
 
-# ---- results -> EvalResult --------------------------------------------------------------------------
-def eval_results_from(results: dict[str, Any]) -> list[Any]:
-    """One `EvalResult` per (hub, metric) of a results.json, values in percent."""
+# ---- results -> EvalResult / EvalResultEntry -------------------------------------------------------
+def aggregate_results(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(hub, split, metric) -> the mean over every results.json given (seeds of one recipe, or
+    repeated evals), with the sd, each value, the question count and the newest date.
+
+    One results file gives its own value and 95% interval; several give their mean: what a card
+    should show for a training recipe run with several seeds (the paper reports a mean of 3)."""
+    from gorilla_rlaif.metrics.stats import mean_sd
+
+    grouped: dict[tuple[str, str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for record in results:
+        if "hubs" not in record:
+            raise DataError("not a gorilla-bench results.json (no 'hubs')")
+        split = (record.get("config") or {}).get("split", "eval")
+        for hub, block in record["hubs"].items():
+            for key, metric in block.get("metrics", {}).items():
+                if metric.get("value") is not None:  # e.g. CodeBLEU when no answer had code
+                    grouped.setdefault((hub, split, key), []).append((record, metric))
+    out = {}
+    for (hub, split, key), items in grouped.items():
+        stats = mean_sd([m["value"] for _, m in items])
+        out[(hub, split, key)] = {
+            "value": stats["mean"],
+            "sd": stats["sd"],
+            "values": [m["value"] for _, m in items],
+            "n": items[0][1].get("n"),
+            "runs": sum(len(m.get("runs") or [1]) for _, m in items),
+            "ci95": items[0][1].get("ci95") if len(items) == 1 else None,
+            "date": max((str(r.get("created_at") or "") for r, _ in items), default="") or None,
+            "revision": _apibench_revision([r for r, _ in items]),
+        }
+    return out
+
+
+def _apibench_revision(records: list[dict[str, Any]]) -> str | None:
+    """The APIBench revision the results were measured on: the pinned Hub revision when every
+    input file came from the Hub or the bundled copy (a byte-for-byte copy of it), else unknown."""
+    from gorilla_rlaif.data.sources import HUB_REVISION
+
+    sources = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if "source" in value and "sha256" in value:
+                sources.add(value["source"])
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for record in records:
+        walk(record.get("inputs"))
+    return HUB_REVISION if sources and sources <= {"hub", "bundled"} else None
+
+
+def eval_results_from(results: list[dict[str, Any]]) -> list[Any]:
+    """One `EvalResult` (model-index) per (hub, split, metric), values in percent; several
+    results files of the same hub and split give their mean (see `aggregate_results`)."""
     from huggingface_hub import EvalResult
 
     from gorilla_rlaif.eval.score import METRIC_LABELS
 
-    if "hubs" not in results:
-        raise DataError("not a gorilla-bench results.json (no 'hubs')")
-    split = (results.get("config") or {}).get("split", "eval")
     out = []
-    for hub, block in results["hubs"].items():
-        for key, metric in block.get("metrics", {}).items():
-            if metric.get("value") is None:  # e.g. CodeBLEU when no answer had code
-                continue
-            args: dict[str, Any] = {"n": metric.get("n"), "runs": len(metric.get("runs") or [1])}
-            if metric.get("ci95"):
-                args["ci95"] = [round(100 * v, 2) for v in metric["ci95"]]
-            out.append(
-                EvalResult(
-                    task_type="text-generation",
-                    task_name="API-usage code generation",
-                    dataset_type=DATASET_ID,
-                    dataset_name=f"APIBench ({HUB_LABELS.get(hub, hub)})",
-                    dataset_config=hub,
-                    dataset_split=split,
-                    metric_type=key,
-                    metric_name=METRIC_LABELS.get(key, key),
-                    metric_value=round(100 * metric["value"], 2),
-                    metric_args=args,
-                    source_name=SOURCE_NAME,
-                    source_url=SOURCE_URL,
-                )
+    for (hub, split, key), agg in aggregate_results(results).items():
+        args: dict[str, Any] = {"n": agg["n"], "runs": agg["runs"]}
+        if agg["ci95"]:
+            args["ci95"] = [round(100 * v, 2) for v in agg["ci95"]]
+        if len(agg["values"]) > 1:
+            args["seeds"] = len(agg["values"])
+            args["sd"] = round(100 * agg["sd"], 2)
+        out.append(
+            EvalResult(
+                task_type="text-generation",
+                task_name="API-usage code generation",
+                dataset_type=DATASET_ID,
+                dataset_name=f"APIBench ({HUB_LABELS.get(hub, hub)})",
+                dataset_config=hub,
+                dataset_split=split,
+                dataset_revision=agg["revision"],
+                metric_type=key,
+                metric_name=METRIC_LABELS.get(key, key),
+                metric_value=round(100 * agg["value"], 2),
+                metric_args=args,
+                source_name=SOURCE_NAME,
+                source_url=SOURCE_URL,
             )
+        )
+    return out
+
+
+def eval_result_entries(results: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The Hub's newer `.eval_results/*.yaml` format (`huggingface_hub.EvalResultEntry`): file
+    name -> entries, one file per hub (`apibench-<hub>.yaml`), one entry per metric.
+
+    `EvalResultEntry` has no metric field, so the metric is part of the task id:
+    `<hub>_<metric>` (e.g. `torchhub_executability`). The value is in percent, the mean over the
+    results given (e.g. the seeds); `notes` says the split, the question count and the spread."""
+    from huggingface_hub import EvalResultEntry
+
+    files: dict[str, list[Any]] = {}
+    for (hub, split, key), agg in aggregate_results(results).items():
+        notes = f"split={split}, n={agg['n']} questions"
+        if len(agg["values"]) > 1:
+            notes += (
+                f", mean of {len(agg['values'])} seeds (sd {100 * agg['sd']:.2f}; "
+                + ", ".join(f"{100 * v:.2f}" for v in agg["values"])
+                + ")"
+            )
+        elif agg["ci95"]:
+            notes += f", 95% CI [{100 * agg['ci95'][0]:.2f}, {100 * agg['ci95'][1]:.2f}]"
+        files.setdefault(f"apibench-{hub}.yaml", []).append(
+            EvalResultEntry(
+                dataset_id=DATASET_ID,
+                task_id=f"{hub}_{key}",
+                value=round(100 * agg["value"], 2),
+                dataset_revision=agg["revision"],
+                date=agg["date"],
+                source_url=SOURCE_URL,
+                source_name=SOURCE_NAME,
+                notes=notes,
+            )
+        )
+    return files
+
+
+def merge_eval_result_entries(existing: list[Any], new: list[Any]) -> list[Any]:
+    """Ours replaced by (dataset, task); entries of anyone else kept, in their order."""
+    replaced = {(e.dataset_id, e.task_id) for e in new}
+    kept = [
+        e for e in existing if not (e.source_name == SOURCE_NAME and (e.dataset_id, e.task_id) in replaced)
+    ]
+    return kept + list(new)
+
+
+def eval_results_yaml(entries: list[Any]) -> str:
+    import yaml
+    from huggingface_hub import eval_result_entries_to_yaml
+
+    return yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False)
+
+
+def parse_eval_results_yaml(text: str, where: str) -> list[Any]:
+    import yaml
+    from huggingface_hub import parse_eval_result_entries
+
+    try:
+        data = yaml.safe_load(text) or []
+        if not isinstance(data, list):
+            raise ValueError("expected a list of entries")
+        return parse_eval_result_entries(data)
+    except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"unreadable eval results file: {exc}", path=where) from None
+
+
+def update_eval_results(
+    results: list[dict[str, Any]], existing: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`.eval_results/<file>` -> YAML text: `existing` files (name -> text) updated with `results`."""
+    out = {}
+    for name, new in eval_result_entries(results).items():
+        old = existing.get(name) if existing else None
+        entries = parse_eval_results_yaml(old, f"{EVAL_RESULTS_DIR}/{name}") if old else []
+        out[name] = eval_results_yaml(merge_eval_result_entries(entries, new))
     return out
 
 
@@ -127,7 +258,8 @@ def results_table(eval_results: list[Any]) -> str:
     lines = [
         "## APIBench results (gorilla-bench)",
         "",
-        "Percentages with [95% bootstrap interval over questions]. AST accuracy, hallucination and wrong-API "
+        "Percentages with [95% bootstrap interval over questions], or the mean ± sd over seeds when several "
+        "training seeds were evaluated. AST accuracy, hallucination and wrong-API "
         "rates follow Gorilla's AST sub-tree matching; executability is the share of answers whose code ran "
         "without error in an offline sandbox. Reproduce with `gorilla-bench eval`.",
         "",
@@ -142,8 +274,10 @@ def results_table(eval_results: list[Any]) -> str:
             if r is None:
                 cells.append("–")
                 continue
-            ci = (r.metric_args or {}).get("ci95")
-            cells.append(f"{r.metric_value:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""))
+            args = r.metric_args or {}
+            ci, sd = args.get("ci95"), args.get("sd")
+            text = f"{r.metric_value:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
+            cells.append(text + (f" ± {sd:.1f} ({args.get('seeds')} seeds)" if sd is not None else ""))
         lines.append(f"| {HUB_LABELS.get(hub, hub)} | {split} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -280,7 +414,7 @@ def build_card(
         if dataset and dataset not in datasets:
             data.datasets = [*datasets, dataset]
     if results:
-        new = [r for record in results for r in eval_results_from(record)]
+        new = eval_results_from(results)
         data.eval_results = merge_eval_results(getattr(data, "eval_results", None), new)
         if not getattr(data, "model_name", None):
             data.model_name = model_name
@@ -303,7 +437,8 @@ def write_model_card(
     model_name: str | None = None,
     repo_id: str | None = None,
 ) -> Path:
-    """Create or update `model_dir/README.md` with `results` and the trainer's record if present."""
+    """Create or update `model_dir/README.md` with `results` and the trainer's record if present,
+    and `model_dir/.eval_results/apibench-<hub>.yaml` (the Hub's newer results format) with `results`."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ConfigError(f"model directory {model_dir} does not exist")
@@ -322,39 +457,87 @@ def write_model_card(
         existing, model_name=name, repo=repo_id or str(model_dir), results=results, training=training
     )
     readme.write_text(str(card), encoding="utf-8")
+    if results:
+        folder = model_dir / EVAL_RESULTS_DIR
+        current = (
+            {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.yaml")} if folder.is_dir() else {}
+        )
+        folder.mkdir(exist_ok=True)
+        for file_name, text in update_eval_results(results, current).items():
+            (folder / file_name).write_text(text, encoding="utf-8")
     return readme
+
+
+def local_eval_results(model_dir: str | Path) -> dict[str, str]:
+    """`.eval_results` file name -> text of a local model directory (what `--push` uploads)."""
+    folder = Path(model_dir) / EVAL_RESULTS_DIR
+    return (
+        {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.yaml"))}
+        if folder.is_dir()
+        else {}
+    )
 
 
 def load_hub_card(repo_id: str, *, token: str | None = None) -> str | None:
     """The README.md of a Hub model repo, or None when the repo has none yet."""
+    return _hub_file(repo_id, "README.md", token)
+
+
+def load_hub_eval_results(repo_id: str, names: list[str], *, token: str | None = None) -> dict[str, str]:
+    """The repo's `.eval_results/<name>` files among `names` that exist (to merge ours into)."""
+    out = {}
+    for name in names:
+        text = _hub_file(repo_id, f"{EVAL_RESULTS_DIR}/{name}", token)
+        if text is not None:
+            out[name] = text
+    return out
+
+
+def _hub_file(repo_id: str, filename: str, token: str | None) -> str | None:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
 
     try:
-        path = hf_hub_download(repo_id, "README.md", repo_type="model", token=token)
+        path = hf_hub_download(repo_id, filename, repo_type="model", token=token)
     except (EntryNotFoundError, RepositoryNotFoundError):
         return None
     except OfflineModeIsEnabled:
         raise GorillaRlaifError(
-            f"HF_HUB_OFFLINE is set: cannot read {repo_id}'s card from the Hub (unset it, or pass a local model dir)"
+            f"HF_HUB_OFFLINE is set: cannot read {repo_id}'s {filename} from the Hub (unset it, or pass a local model dir)"
         ) from None
     return Path(path).read_text(encoding="utf-8")
 
 
-def push_model_card(card_text: str, repo_id: str, *, token: str | None = None) -> str:
-    """Upload README.md to the model repo `repo_id` (created if missing) as one commit; return its URL."""
-    from huggingface_hub import HfApi, ModelCard
+def push_model_card(
+    card_text: str,
+    repo_id: str,
+    *,
+    eval_results: dict[str, str] | None = None,
+    token: str | None = None,
+) -> str:
+    """Upload README.md and `.eval_results/*.yaml` to the model repo `repo_id` (created if
+    missing) as one commit; return the commit URL. The card's metadata is validated by the Hub
+    first, as `ModelCard.push_to_hub` does."""
+    from huggingface_hub import CommitOperationAdd, HfApi, ModelCard
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     from gorilla_rlaif.llm import redact
 
+    operations = [CommitOperationAdd("README.md", card_text.encode("utf-8"))]
+    for name, text in sorted((eval_results or {}).items()):
+        operations.append(CommitOperationAdd(f"{EVAL_RESULTS_DIR}/{name}", text.encode("utf-8")))
     try:
-        HfApi(token=token).create_repo(repo_id, repo_type="model", exist_ok=True)
-        url = ModelCard(card_text).push_to_hub(
-            repo_id, token=token, commit_message="Update model card (gorilla-rlaif results)"
+        api = HfApi(token=token)
+        api.create_repo(repo_id, repo_type="model", exist_ok=True)
+        ModelCard(card_text).validate(repo_type="model")
+        info = api.create_commit(
+            repo_id,
+            operations,
+            repo_type="model",
+            commit_message="Update model card and eval results (gorilla-rlaif)",
         )
     except OfflineModeIsEnabled:
         raise GorillaRlaifError("HF_HUB_OFFLINE is set: unset it to push to the Hub") from None
     except (HfHubHTTPError, ValueError) as exc:  # ValueError: the Hub rejected the card's metadata
         raise GorillaRlaifError(redact(f"pushing the card to {repo_id} failed: {exc}", [token])) from None
-    return str(url)
+    return str(info.commit_url)

@@ -118,6 +118,49 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
     assert len(card.data.eval_results) == 2 * first + 1
 
 
+def test_eval_results_files_in_the_hubs_newer_format(tmp_path, results):
+    """`.eval_results/apibench-<hub>.yaml`: one EvalResultEntry per metric; several results of one
+    hub (seeds of one recipe) give their mean; others' entries in the same file are kept."""
+    from huggingface_hub import EvalResultEntry
+
+    from gorilla_rlaif.card import eval_results_yaml, parse_eval_results_yaml
+    from gorilla_rlaif.data.sources import HUB_REVISION
+
+    model_dir = tmp_path / "model"
+    (model_dir / ".eval_results").mkdir(parents=True)
+    theirs = EvalResultEntry(dataset_id="gorilla-llm/APIBench", task_id="torchhub_pass", value=1.0)
+    (model_dir / ".eval_results" / "apibench-torchhub.yaml").write_text(eval_results_yaml([theirs]))
+    saved = json.loads(results["torchhub"].read_text())
+    second = json.loads(results["torchhub"].read_text())  # a second seed of the same recipe
+    second["hubs"]["torchhub"]["metrics"]["ast_accuracy"]["value"] = 0.5
+    path = tmp_path / "seed1.json"
+    path.write_text(json.dumps(second))
+    assert bench_main(["card", str(model_dir), "--results", str(results["torchhub"]), str(path)]) == 0
+
+    text = (model_dir / ".eval_results" / "apibench-torchhub.yaml").read_text()
+    entries = {e.task_id: e for e in parse_eval_results_yaml(text, "x")}
+    assert entries["torchhub_pass"].value == 1.0 and entries["torchhub_pass"].source_name is None
+    ast = entries["torchhub_ast_accuracy"]
+    first_value = saved["hubs"]["torchhub"]["metrics"]["ast_accuracy"]["value"]
+    assert ast.value == pytest.approx(round(100 * (first_value + 0.5) / 2, 2))
+    assert ast.dataset_id == "gorilla-llm/APIBench" and ast.dataset_revision == HUB_REVISION
+    assert ast.source_name == "gorilla-rlaif" and ast.source_url and ast.date == saved["created_at"]
+    assert "mean of 2 seeds" in ast.notes and "split=test, n=3" in ast.notes
+    assert {f"torchhub_{k}" for k in saved["hubs"]["torchhub"]["metrics"]} <= set(entries)
+    # model-index shows the same mean, with its sd, once per metric
+    card = ModelCard.load(model_dir / "README.md")
+    mine = [r for r in ours(card) if r.metric_type == "ast_accuracy"]
+    assert len(mine) == 1 and mine[0].metric_value == ast.value and mine[0].metric_args["seeds"] == 2
+    assert "(2 seeds)" in card.text
+    # again: ours replaced, not duplicated
+    assert bench_main(["card", str(model_dir), "--results", str(results["torchhub"])]) == 0
+    again = parse_eval_results_yaml((model_dir / ".eval_results" / "apibench-torchhub.yaml").read_text(), "x")
+    assert len(again) == len(entries)
+    assert next(e for e in again if e.task_id == "torchhub_ast_accuracy").value == pytest.approx(
+        round(100 * first_value, 2)
+    )
+
+
 def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, results):
     import trainers
 
@@ -187,15 +230,23 @@ def test_push_the_card_to_a_stand_in_hub(tmp_path, results):
         assert proc.returncode == 0, proc.stderr
         assert "new card" in proc.stdout and "pushed the card to me/tiny-gorilla" in proc.stdout
         assert token not in proc.stdout + proc.stderr
-        pushed = ModelCard(hub.files_at("me/tiny-gorilla")["README.md"].decode())
+        files = hub.files_at("me/tiny-gorilla")
+        pushed = ModelCard(files["README.md"].decode())
         assert {r.dataset_config for r in ours(pushed)} == {"torchhub"}
+        assert set(files) - {".gitattributes"} == {"README.md", ".eval_results/apibench-torchhub.yaml"}
+        commits = [path for method, path in hub.requests if method == "POST" and "/commit/" in path]
+        assert len(commits) == 1  # card and eval results in one commit
         # the card on the Hub is read back, updated with another hub, pushed again
         proc = _cli(
             ["card", "me/tiny-gorilla", "--results", str(results["huggingface"]), "--push"], env, tmp_path
         )
         assert proc.returncode == 0, proc.stderr
         assert "updated the card from the Hub" in proc.stdout
-        pushed = ModelCard(hub.files_at("me/tiny-gorilla")["README.md"].decode())
+        files = hub.files_at("me/tiny-gorilla")
+        pushed = ModelCard(files["README.md"].decode())
         assert {r.dataset_config for r in ours(pushed)} == {"torchhub", "huggingface"}
+        assert ".eval_results/apibench-torchhub.yaml" in files  # kept from the first push
+        assert b"task_id: huggingface_executability" not in files[".eval_results/apibench-huggingface.yaml"]
+        assert b"task_id: huggingface_ast_accuracy" in files[".eval_results/apibench-huggingface.yaml"]
         assert (tmp_path / "me__tiny-gorilla.README.md").read_text() == str(pushed)
         assert {h for h in hub.auth_headers if h} == {f"Bearer {token}"}

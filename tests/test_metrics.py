@@ -284,6 +284,51 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
         bootstrap_ci(values, confidence=1.5)
 
 
+def test_paired_comparison_over_seeds_and_questions():
+    import numpy as np
+
+    from gorilla_rlaif.metrics.stats import mean_sd, paired_comparison, verdict_text
+
+    rng = np.random.default_rng(3)
+    questions = range(150)
+    base = [{q: float(rng.random() < 0.6) for q in questions} for _ in range(3)]
+    # a candidate that fixes 30 of the baseline's failures on every seed: a real gain of ~0.2
+    better = []
+    for seed in base:
+        fixed = [q for q in questions if seed[q] == 0.0][:30]
+        better.append({q: 1.0 if q in fixed else v for q, v in seed.items()})
+    gain = paired_comparison(base, better, resamples=2000)
+    assert gain["n_seeds"] == 3 and gain["n_questions"] == 150
+    assert gain["diff"] == pytest.approx(30 / 150) and gain["per_seed"] == pytest.approx([0.2] * 3)
+    assert gain["worse"] == 0 and 0 < gain["ci95"][0] < gain["diff"] < gain["ci95"][1]
+    assert gain["p_value"] < 0.01 and verdict_text(gain, higher_is_better=True) == "better"
+    assert verdict_text(gain, higher_is_better=False) == "worse"  # e.g. a hallucination rate going up
+    # the same model against itself: exactly no difference; an unrelated model: not significant
+    same = paired_comparison(base, base, resamples=500)
+    assert same["diff"] == 0 and same["ci95"] == [0.0, 0.0]
+    noise = [{q: float(rng.random() < 0.6) for q in questions} for _ in range(3)]
+    unrelated = paired_comparison(base, noise, resamples=2000)
+    assert verdict_text(unrelated, True) == "no significant difference" and unrelated["p_value"] > 0.05
+    # seed-level noise widens the interval: a gain on one seed only is not significant with 3 seeds
+    one_seed = [dict(better[0]), dict(base[1]), dict(base[2])]
+    lucky = paired_comparison(base, one_seed, resamples=2000)
+    assert lucky["per_seed"] == pytest.approx([0.2, 0.0, 0.0])
+    assert lucky["ci95"][0] <= 0 and verdict_text(lucky, True) == "no significant difference"
+    # unmeasured cells (None) are left out; seeded: same input, same interval
+    holes = [{q: (None if q % 2 else v) for q, v in seed.items()} for seed in better]
+    assert paired_comparison(base, holes, resamples=200)["n_questions"] == 75
+    assert paired_comparison(base, better, resamples=500) == paired_comparison(base, better, resamples=500)
+    with pytest.raises(ValueError, match="same number"):
+        paired_comparison(base, better[:2])
+    assert mean_sd([0.5, 0.7, None]) == {
+        "mean": pytest.approx(0.6),
+        "sd": pytest.approx(0.1414, abs=1e-4),
+        "n": 2,
+        "values": [0.5, 0.7, None],
+    }
+    assert mean_sd([0.5])["sd"] == 0.0
+
+
 def test_cli_score_writes_summary_and_rows(tmp_path, hub_data, capsys):
     _, records = hub_data["torchhub"]
     responses = tmp_path / "r.jsonl"

@@ -1,9 +1,10 @@
 """`gorilla-rlaif pipeline`: the whole method on a minimal tiny configuration, for real.
 
-One module-scoped run executes every stage (tiny model build, SFT, sampling, rules judge,
-dataset publication, reward model, PPO, DPO, sandboxed eval of three models, report); the tests
-then check every artifact, that a second run skips everything, and that deleting one stage's
-output re-runs exactly that stage and its downstream stages.
+One module-scoped run executes every stage (tiny model build, SFT, sampling, rules judge, the
+judge's quality report, dataset publication, reward model, PPO, RLOO, DPO, sandboxed eval of four
+models, report); the tests then check every artifact, that a second run skips everything, that
+deleting one stage's output re-runs exactly that stage and its downstream stages, and that adding
+a seed runs only that seed's stages and a report with mean ± sd and paired tests.
 """
 
 from __future__ import annotations
@@ -44,26 +45,38 @@ MINIMAL = [
     "ppo.num_mini_batches=1",
     "ppo.num_ppo_epochs=1",
     "ppo.response_length=32",
+    "rloo.max_steps=2",
+    "rloo.per_device_train_batch_size=4",
+    "rloo.num_generations=2",
+    "rloo.max_completion_length=32",
     "dpo.num_train_epochs=1",
     "eval.limit=4",
     "eval.max_new_tokens=128",
     "eval.bootstrap=50",
 ]
-ALL_STAGES = [
-    "data",
-    "base",
+SEED_STAGES = [
     "sft",
     "generate",
     "label",
+    "judge-report",
     "publish",
     "reward",
     "ppo",
+    "rloo",
     "dpo",
     "eval-sft",
     "eval-ppo",
+    "eval-rloo",
     "eval-dpo",
-    "report",
 ]
+MODELS = ("sft", "ppo", "rloo", "dpo")
+
+
+def seed_stages(seed: int) -> list[str]:
+    return [f"{name}@{seed}" for name in SEED_STAGES]
+
+
+ALL_STAGES = ["data", "base", *seed_stages(0), "report"]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +90,8 @@ def run_dir(tmp_path_factory):
 
 def test_every_stage_runs_and_leaves_its_artifacts(run_dir):
     directory, _, manifest, _ = run_dir
-    paths = layout(directory)
+    paths = layout(directory, 0)
+    report_dir = layout(directory)["report"]
     assert manifest["pipeline"]["status"] == "done"
     assert manifest["pipeline"]["stage_order"] == ALL_STAGES
     assert manifest["runs"][-1]["ran"] == ALL_STAGES
@@ -102,38 +116,59 @@ def test_every_stage_runs_and_leaves_its_artifacts(run_dir):
     assert len(feedback_rows) == len(candidates) >= 12
     assert {r["judge"]["backend"] for r in feedback_rows} == {"rules"}
 
-    # checkpoints load; each records what it was trained from
+    # the judge's quality report: one truth row per judged candidate, code run in the sandbox
+    quality = json.loads((paths["judge_report"] / "judge_quality.json").read_text())
+    assert quality["rows"] == len(feedback_rows) and quality["executed"] == len(feedback_rows)
+    assert quality["questions"]["syntax"]["n"] == len(feedback_rows)
+    assert 0 <= quality["questions"]["bug_free"]["accuracy"]["value"] <= 1
+
+    # checkpoints load; each records what it was trained from, with the seed of the run
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    for name in ("sft", "ppo", "dpo"):
+    for name in MODELS:
         AutoModelForCausalLM.from_pretrained(paths[name])
         record = json.loads((paths[name] / "gorilla_rlaif_train.json").read_text())
-        assert record["trainer"] == name
+        assert record["trainer"] == name and record["config"]["seed"] == 0
     reward = AutoModelForSequenceClassification.from_pretrained(paths["reward"])
     assert reward.config.num_labels == 1
     ppo_record = json.loads((paths["ppo"] / "gorilla_rlaif_train.json").read_text())
     assert ppo_record["inputs"]["model"]["model"] == str(paths["sft"])
+    rloo_record = json.loads((paths["rloo"] / "gorilla_rlaif_train.json").read_text())
+    assert rloo_record["inputs"]["rewards"][0]["path"] == str(paths["reward"])
 
     # eval results for each trained model, with the paper's metrics
-    for name in ("sft", "ppo", "dpo"):
+    for name in MODELS:
         results = json.loads((paths["eval"] / _slug(paths[name]) / name / "results.json").read_text())
         block = results["hubs"]["torchhub"]
         assert block["n"] == 4
         for metric in ("ast_accuracy", "hallucination_rate", "rouge_l", "codebleu", "executability"):
             assert 0.0 <= block["metrics"][metric]["value"] <= 1.0, (name, metric)
 
-    # the report: the paper-shaped table, a plot, a card per trained model
-    table = (paths["report"] / "comparison.md").read_text()
+    # the report: the paper-shaped table, the paired tests, a plot, a card per trained model
+    table = (report_dir / "comparison.md").read_text()
     for column in ("AST accuracy", "Hallucination", "ROUGE-L", "CodeBLEU", "Executability"):
         assert column in table
-    rows = [line for line in table.splitlines() if line.startswith("| SFT")]
-    assert len(rows) == 3 and all(len(line.split("|")) == 10 for line in rows)
-    assert (paths["report"] / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for name in ("sft", "ppo", "dpo"):
+    rows = [line for line in table.splitlines() if line.startswith("| SFT") and "| 4 |" in line]
+    assert len(rows) == 4 and all(len(line.split("|")) == 10 for line in rows)
+    assert "One seed (0)" in table and "vs. SFT on the same questions (paired)" in table
+    assert "The judge against checkable answers" in table
+    report = json.loads((report_dir / "comparison.json").read_text())
+    assert report["seeds"] == [0] and set(report["paired_vs_sft"]) == {
+        "SFT + PPO (RLAIF)",
+        "SFT + RLOO (RLAIF)",
+        "SFT + DPO",
+    }
+    paired = report["paired_vs_sft"]["SFT + DPO"]["ast_accuracy"]
+    assert paired["n_questions"] == 4 and paired["n_seeds"] == 1
+    assert paired["verdict"] in ("better", "worse", "no significant difference")
+    assert (report_dir / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in MODELS:
         card = (paths[name] / "README.md").read_text()
         assert "model-index" in card and "AST accuracy" in card
-        assert (paths["report"] / "cards" / f"{name}.md").read_text() == card
-    summary = paths["summary"].read_text()
+        assert (report_dir / "cards" / f"{name}.md").read_text() == card
+        entries = (paths[name] / ".eval_results" / "apibench-torchhub.yaml").read_text()
+        assert "task_id: torchhub_executability" in entries
+    summary = layout(directory)["summary"].read_text()
     assert all(f"| {name} |" in summary for name in ALL_STAGES) and "AST accuracy" in summary
 
 
@@ -159,14 +194,14 @@ def test_second_run_skips_every_stage(run_dir):
 
 def test_deleting_one_output_reruns_it_and_what_depends_on_it(run_dir):
     directory, config, _, _ = run_dir
-    paths = layout(directory)
+    paths = layout(directory, 0)
     shutil.rmtree(paths["reward"])
     plan = make_pipeline(config, directory, progress=False).plan()
     predicted = [d.stage.name for d in plan if d.run]
     manifest = run_pipeline(config, directory, progress=False)
     ran = manifest["runs"][-1]["ran"]
-    # reward feeds PPO only: DPO (from the SFT model and the dataset) and everything upstream stay
-    assert ran == ["reward", "ppo", "eval-ppo", "report"]
+    # reward feeds PPO and RLOO only: DPO (from the SFT model and the dataset) and everything upstream stay
+    assert ran == ["reward@0", "ppo@0", "rloo@0", "eval-ppo@0", "eval-rloo@0", "report"]
     assert predicted == ran
     assert manifest["runs"][-1]["skipped"] == [s for s in ALL_STAGES if s not in ran]
     assert (paths["reward"] / "gorilla_rlaif_train.json").exists()
@@ -208,11 +243,12 @@ def test_moved_run_stays_up_to_date_and_push_reruns_publish_only(run_dir, tmp_pa
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert token not in proc.stdout + proc.stderr
         manifest = json.loads((moved / MANIFEST).read_text())
-        assert manifest["runs"][-1]["ran"] == ["publish"]
-        assert manifest["runs"][-1]["skipped"] == ["data", "base", "sft", "generate", "label"]
-        assert manifest["stages"]["publish"]["result"]["pushed"]["tag"] == "v0.1.0"
+        assert manifest["runs"][-1]["ran"] == ["publish@0"]
+        # --until publish runs publish and what it needs: not the judge's report beside it
+        assert manifest["runs"][-1]["skipped"] == ["data", "base", "sft@0", "generate@0", "label@0"]
+        assert manifest["stages"]["publish@0"]["result"]["pushed"]["tag"] == "v0.1.0"
         tagged = hub.files_at("me/feedback", "v0.1.0")
-        local = layout(moved)["dataset"]
+        local = layout(moved, 0)["dataset"]
         assert (
             tagged["preferences/train-00000-of-00001.parquet"]
             == (local / "preferences" / "train-00000-of-00001.parquet").read_bytes()
@@ -230,6 +266,25 @@ def test_pipeline_config_errors_name_the_key():
         load_pipeline_config("tiny", overrides=["jduge.judge=rules"])
     with pytest.raises(ConfigError, match="unknown preset"):
         load_pipeline_config("huge")
+    # the seed axis sets every stochastic stage's seed: a section may not set its own
+    with pytest.raises(ConfigError, match=r"sft\.seed is set by the pipeline: `seeds`"):
+        load_pipeline_config("tiny", overrides=["sft.seed=3"])
+    with pytest.raises(ConfigError, match="distinct non-negative"):
+        load_pipeline_config("tiny", overrides=["seeds=[1, 1]"])
+    with pytest.raises(ConfigError, match=r"rloo\.extra_rewards"):
+        load_pipeline_config("tiny", overrides=["rloo.extra_rewards=[{kind: reward_model, path: x}]"])
+    with pytest.raises(ConfigError, match="one dataset version per seed"):
+        load_pipeline_config("tiny", overrides=["seeds=[0, 1]", "publish.push_to_hub=me/x"])
+    # each seed gets its own directory and seed; data and base model are shared
+    config = load_pipeline_config("tiny", overrides=["seeds=[0, 2]", "methods=[rloo]"])
+    names = [s.name for s in make_pipeline(config, Path("/tmp/p"), progress=False).stages]
+    assert names[:3] == ["data", "base", "sft@0"] and names[-1] == "report"
+    assert "ppo@0" not in names and "eval-rloo@2" in names and "dpo@2" not in names
+    from gorilla_rlaif.pipeline import resolve
+
+    r = resolve(config, Path("/tmp/p"), 2)
+    assert r.sft.seed == r.candidates.generation.seed == r.reward.seed == r.rloo.seed == 2
+    assert r.sft.output_dir == "/tmp/p/seed-2/models/sft" and r.sft.model == "/tmp/p/models/base"
 
 
 def test_paper_preset_is_complete_and_marked(tmp_path):
@@ -279,7 +334,7 @@ def test_cli_dry_run_and_flags(tmp_path, capsys):
     assert code == 0
     assert "judge: openai:judge-model" in out and "base_url: http://127.0.0.1:9/v1" in out
     assert "push_to_hub: me/feedback" in out and "limit: 7" in out
-    assert "[13/13] run  report" in out and "never ran" in out
+    assert "[16/16] run  report" in out and "never ran" in out
     assert not (tmp_path / "out" / MANIFEST).exists()  # a dry run writes nothing
     assert rlaif_main(["pipeline", "-o", str(tmp_path / "o"), "sft.nope=1"]) == 2
 
@@ -304,9 +359,41 @@ def test_training_stage_through_accelerate_launch(tmp_path, capsys):
     assert rlaif_main(args) == 0
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["pipeline"]["status"] == "stopped after sft"
-    assert manifest["stages"]["sft"]["result"]["launcher"] == "accelerate"
-    record = json.loads((tmp_path / "models" / "sft" / "gorilla_rlaif_train.json").read_text())
+    assert manifest["stages"]["sft@0"]["result"]["launcher"] == "accelerate"
+    record = json.loads((tmp_path / "seed-0" / "models" / "sft" / "gorilla_rlaif_train.json").read_text())
     assert record["trainer"] == "sft" and record["config"]["max_steps"] == 2
-    assert (tmp_path / "models" / "sft.launch.yaml").exists()
+    assert (tmp_path / "seed-0" / "models" / "sft.launch.yaml").exists()
     out = capsys.readouterr().out
-    assert "sft        ran" in out and "generate   not run" in out
+    assert "sft@0             ran" in out and "generate@0        not run" in out
+
+
+def test_adding_a_seed_runs_only_that_seed_and_reports_mean_sd_and_paired_tests(run_dir):
+    """Seeds are a first-class axis: `seeds=[0, 1]` on the finished one-seed run re-uses every
+    seed-0 stage and the shared ones, runs seed 1's, and the report gives mean ± sd over the
+    two seeds, each seed's rows, and paired tests over seeds and questions."""
+    directory, _, _, _ = run_dir
+    config = load_pipeline_config("tiny", overrides=[*MINIMAL, "seeds=[0, 1]"])
+    manifest = run_pipeline(config, directory, progress=False)
+    assert manifest["runs"][-1]["ran"] == [*seed_stages(1), "report"]
+    assert manifest["runs"][-1]["skipped"] == ["data", "base", *seed_stages(0)]
+    one = layout(directory, 1)
+    assert json.loads((one["sft"] / "gorilla_rlaif_train.json").read_text())["config"]["seed"] == 1
+    # different seeds sample different candidates from different SFT models
+    assert one["candidates"].read_text() != layout(directory, 0)["candidates"].read_text()
+    report_dir = layout(directory)["report"]
+    report = json.loads((report_dir / "comparison.json").read_text())
+    assert report["seeds"] == [0, 1]
+    sft = report["summary"]["SFT"]["ast_accuracy"]
+    assert sft["n"] == 2 and len(sft["values"]) == 2
+    assert sft["mean"] == pytest.approx(sum(sft["values"]) / 2)
+    paired = report["paired_vs_sft"]["SFT + PPO (RLAIF)"]["executability"]
+    assert paired["n_seeds"] == 2 and len(paired["per_seed"]) == 2
+    assert paired["diff"] == pytest.approx(sum(paired["per_seed"]) / 2)
+    table = (report_dir / "comparison.md").read_text()
+    assert "Mean ± sd over 2 seeds (0, 1" in table and "#### Every seed" in table
+    assert "pooled over 2 seeds" in table
+    # the cards' scores are the seeds' mean, in model-index and in .eval_results
+    card = (one["sft"] / "README.md").read_text()
+    assert "(2 seeds)" in card
+    entries = (one["sft"] / ".eval_results" / "apibench-torchhub.yaml").read_text()
+    assert "mean of 2 seeds" in entries

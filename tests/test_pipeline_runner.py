@@ -174,6 +174,33 @@ def test_until_stops_and_bad_graphs_are_refused(tmp_path):
         Pipeline([stages[1], stages[0]], tmp_path)
 
 
+def test_until_runs_the_stage_and_only_what_it_needs(tmp_path):
+    calls: list[str] = []
+    manifest = Pipeline(make_stages(tmp_path, calls), tmp_path).run(progress=False, until="d")
+    assert calls == ["a", "d"]  # not b and c, which come before d but d does not need
+    assert manifest["pipeline"]["status"] == "stopped after d"
+    plan = Pipeline(make_stages(tmp_path, calls), tmp_path).plan(until="c")
+    assert [(d.stage.name, d.run) for d in plan] == [("a", False), ("b", True), ("c", True), ("d", False)]
+    assert plan[3].reason == "not needed for --until c"
+
+    # per-seed stages `x@S`: a bare name means that stage of every seed
+    def stage(name: str, after: tuple[str, ...] = ()) -> Stage:
+        return Stage(name, name, lambda: None, outputs=(tmp_path / name,), after=after)
+
+    seeded = [
+        stage("a"),
+        stage("x@0", ("a",)),
+        stage("x@1", ("a",)),
+        stage("y@0", ("x@0",)),
+        stage("y@1", ("x@1",)),
+    ]
+    pipeline = Pipeline(seeded, tmp_path / "seeded")
+    assert pipeline.select("y") == {"a", "x@0", "x@1", "y@0", "y@1"}
+    assert pipeline.select("y@1") == {"a", "x@1", "y@1"}
+    with pytest.raises(ConfigError, match="did you mean 'y'"):
+        pipeline.select("yy")
+
+
 def test_unreadable_manifest_is_a_clear_error(tmp_path):
     (tmp_path / MANIFEST).write_text("{not json")
     with pytest.raises(ConfigError, match="unreadable manifest"):

@@ -23,6 +23,7 @@ RLAIF_COMMANDS: dict[str, str] = {
     "tiny-model": "gorilla_rlaif.cli.tiny_model",
     "generate": "gorilla_rlaif.cli.generate",
     "label": "gorilla_rlaif.cli.label",
+    "judge-report": "gorilla_rlaif.cli.judge_report",
     "preferences": "gorilla_rlaif.cli.preferences",
     "train": "gorilla_rlaif.cli.train",
     "pipeline": "gorilla_rlaif.cli.pipeline",

@@ -1,36 +1,43 @@
-"""Run the whole method end to end: data, SFT, candidates, judge, dataset, RM, PPO, DPO, eval, report.
+"""Run the whole method end to end: data, SFT, candidates, judge, dataset, RM, PPO/RLOO/DPO, eval, report.
 
 Stages (each skipped when its outputs exist and its inputs are unchanged; an interrupted stage
-resumes where it stopped; deleting one stage's output re-runs it and everything downstream):
+resumes where it stopped; deleting one stage's output re-runs it and everything downstream).
+Shared by all seeds:
 
-  data      split APIBench into sft / rm / rl / test           DIR/data/splits/
-  base      (tiny) build the tiny base model                   DIR/models/base/
-  sft       supervised fine-tuning                             DIR/models/sft/
-  generate  K candidates per reward-model prompt               DIR/feedback/candidates.jsonl
-  label     the judge's eight yes/no answers per candidate     DIR/feedback/feedback.jsonl
-  publish   versioned preference dataset (load_dataset-able)   DIR/dataset/
-  reward    reward model                                       DIR/models/reward/
-  ppo, dpo  PPO / DPO from the SFT model                       DIR/models/{ppo,dpo}/
-  eval-*    gorilla-bench eval of SFT, PPO, DPO (sandboxed)    DIR/eval/
-  report    table (paper's columns) + plot, model cards        DIR/report/
+  data          split APIBench into sft / rm / rl / test           DIR/data/splits/
+  base          (tiny) build the tiny base model                   DIR/models/base/
 
+Per seed S (stage names end in @S; --seeds 0 1 2 runs three):
+
+  sft           supervised fine-tuning                             DIR/seed-S/models/sft/
+  generate      K candidates per reward-model prompt               DIR/seed-S/feedback/candidates.jsonl
+  label         the judge's eight yes/no answers per candidate     DIR/seed-S/feedback/feedback.jsonl
+  judge-report  the judge against checkable ground truth           DIR/seed-S/feedback/judge-report/
+  publish       versioned preference dataset (load_dataset-able)   DIR/seed-S/dataset/
+  reward        reward model                                       DIR/seed-S/models/reward/
+  ppo,rloo,dpo  PPO / RLOO / DPO from the SFT model                DIR/seed-S/models/{ppo,rloo,dpo}/
+  eval-*        gorilla-bench eval of each model (sandboxed)       DIR/seed-S/eval/
+
+Once: report (mean +- sd over seeds, paired tests vs SFT, judge quality, plot, cards) in DIR/report/.
 DIR/pipeline.json records each stage's status, time, input/output hashes and versions;
-DIR/SUMMARY.md says where everything is.
+DIR/SUMMARY.md says where everything is. Adding seeds to a finished run runs only the new ones.
 
 examples:
   gorilla-rlaif pipeline --preset tiny --output-dir demo-output          # offline, 2 CPU cores, < 20 min
+  gorilla-rlaif pipeline --preset tiny --seeds 0 1 2 -o demo-output      # = make reproduce: 3 seeds
   gorilla-rlaif pipeline --preset tiny -o runs/t --judge openai:gpt-4o-mini --base-url http://localhost:8000/v1
   gorilla-rlaif pipeline --preset paper -o runs/paper --push-to-hub me/gorilla-feedback     # GPU machine
   gorilla-rlaif pipeline --preset tiny -o runs/t sft.max_steps=200 generate.num_candidates=8 eval.limit=50
   gorilla-rlaif pipeline --preset tiny -o runs/t --dry-run                # what would run, and why
-  gorilla-rlaif pipeline --preset tiny -o runs/t --until publish          # stop after the dataset
+  gorilla-rlaif pipeline --preset tiny -o runs/t --until publish          # the dataset and what it needs
+  gorilla-rlaif pipeline --preset tiny -o runs/t methods=[rloo,dpo]       # without PPO (e.g. trl >= 1.13)
 """
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "run the whole method end to end (resumable): SFT -> judge -> dataset -> RM -> PPO/DPO -> eval"
+HELP = "run the whole method end to end (resumable, over seeds): SFT -> judge -> dataset -> RM -> PPO/RLOO/DPO -> eval"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +49,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--push-to-hub", metavar="REPO", help="push the preference dataset (publish.push_to_hub)"
     )
-    parser.add_argument("--until", metavar="STAGE", help="stop after this stage")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        metavar="S",
+        help="seeds of the stochastic stages (sets `seeds`; default 0)",
+    )
+    parser.add_argument(
+        "--until",
+        metavar="STAGE",
+        help="run only STAGE and what it needs (e.g. publish = publish@S of every seed; or publish@1)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the plan only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -62,14 +80,16 @@ def run(args: argparse.Namespace) -> int:
         flags.setdefault("judge", {}).setdefault("llm", {})["base_url"] = args.base_url
     if args.push_to_hub:
         flags["publish"] = {"push_to_hub": args.push_to_hub}
+    if args.seeds:
+        flags["seeds"] = args.seeds
     config = load_pipeline_config(args.preset, args.config, args.overrides, flags=flags)
     if args.dry_run:
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False).rstrip())
         pipeline = make_pipeline(config, args.output_dir, progress=False)
         print(f"\nplan for {pipeline.directory}:")
-        for k, decision in enumerate(pipeline.plan(), start=1):
+        for k, decision in enumerate(pipeline.plan(args.until), start=1):
             verb = "run " if decision.run else "skip"
-            print(f"  [{k:2d}/{len(pipeline.stages)}] {verb} {decision.stage.name:<9} {decision.reason}")
+            print(f"  [{k:2d}/{len(pipeline.stages)}] {verb} {decision.stage.name:<16} {decision.reason}")
         return 0
 
     manifest = run_pipeline(config, args.output_dir, progress=not args.no_progress, until=args.until)
@@ -79,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         f"\npipeline {manifest['pipeline']['status']}: {len(last['ran'])} stage(s) ran, "
         f"{len(last['skipped'])} up to date"
     )
-    print(f"{'stage':<10} {'this run':<9} {'time':>9}  output")
+    print(f"{'stage':<17} {'this run':<9} {'time':>9}  output")
     for name in manifest["pipeline"]["stage_order"]:
         record = manifest["stages"].get(name, {})
         if name in last["ran"]:
@@ -91,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         duration = record.get("duration_s")
         took = f"{duration:.1f} s" if duration is not None and state != "not run" else "-"
         output = (record.get("outputs") or ["-"])[0] if state != "not run" else "-"
-        print(f"{name:<10} {state:<9} {took:>9}  {output}")
+        print(f"{name:<17} {state:<9} {took:>9}  {output}")
     report = paths["report"] / "comparison.md"
     if report.exists():
         print("\n" + report.read_text(encoding="utf-8").strip())

@@ -54,25 +54,31 @@ def execute_samples(
     config: EvalConfig, rows: Sequence[dict[str, Any]], records: Sequence[Any], run_dir: Path
 ) -> dict[str, dict[str, Any]]:
     """`{code_sha256: result}` for every distinct code of `rows` (nothing when sandbox is 'none')."""
+    codes = [code for row in rows if (code := sample_code(row)) is not None]
+    return execute_codes(config, codes, reference_codes(records), run_dir / EXECUTIONS_FILE)
+
+
+def execute_codes(
+    config: Any, codes: Sequence[str], cache_codes: Sequence[str], output: Path
+) -> dict[str, dict[str, Any]]:
+    """Run each distinct code once in the sandbox `config` names (`sandbox`, `exec_*`,
+    `model_cache` fields, as on EvalConfig); results stream to `output` (resumable).
+
+    `cache_codes`: the reference code whose models the sandbox's offline cache must hold."""
     if config.sandbox == "none":
         return {}
     from gorilla_rlaif.harness import Snippet, run_snippets
 
     snippets: dict[str, Any] = {}
-    for row in rows:
-        code = sample_code(row)
-        if code is not None:
-            sha = code_sha256(code)
-            snippets.setdefault(sha, Snippet(id=sha, code=code))
+    for code in codes:
+        sha = code_sha256(code)
+        snippets.setdefault(sha, Snippet(id=sha, code=code))
     if not snippets:
         return {}
-    cache = model_cache_for(records, config.model_cache)
+    cache = model_cache_for_codes(cache_codes, config.model_cache)
     log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox)
     results = run_snippets(
-        list(snippets.values()),
-        sandbox_config(config, cache),
-        output=run_dir / EXECUTIONS_FILE,
-        progress=config.progress,
+        list(snippets.values()), sandbox_config(config, cache), output=output, progress=config.progress
     )
     return {r.id: _result_dict(r) for r in results}
 
@@ -114,16 +120,22 @@ def default_model_cache_dir() -> Path:
     return Path(root) / "sandbox-models"
 
 
-def model_cache_for(records: Sequence[Any], cache_dir: str | Path | None = None) -> Path:
-    """The harness's offline model cache holding the models the *reference* answers of `records`
-    load (their `api_call` and gold code). Only gold ids: a model id a response invents is not
-    built, so a hallucinated model fails to load (`hub_error`) as it would for a user."""
-    from gorilla_rlaif.harness.model_cache import build_model_cache_for
-
+def reference_codes(records: Sequence[Any]) -> list[str]:
+    """The reference code of `records` (their `api_call` and gold code): what the sandbox's
+    offline model cache must hold."""
     codes: list[str] = []
     for record in records:
         codes.append(record.api_data.api_call)
         if record.output is not None:
             codes += [record.output.api_call, record.output.code]
+    return codes
+
+
+def model_cache_for_codes(codes: Sequence[str], cache_dir: str | Path | None = None) -> Path:
+    """The offline model cache holding the models `codes` load. Only reference code goes in: a
+    model id a response invents is not built, so a hallucinated model fails to load
+    (`hub_error`) as it would for a user."""
+    from gorilla_rlaif.harness.model_cache import build_model_cache_for
+
     directory = Path(cache_dir) if cache_dir else default_model_cache_dir()
-    return build_model_cache_for(codes, directory)
+    return build_model_cache_for(list(codes), directory)

@@ -3,6 +3,7 @@ seeds, and paired comparisons of two models on the same questions over seeds."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -111,7 +112,9 @@ def paired_comparison(
         s_idx = rng.integers(0, n_seeds, size=(size, n_seeds))
         q_idx = rng.integers(0, n_questions, size=(size, n_questions))
         picked = diffs[s_idx[:, :, None], q_idx[:, None, :]]  # (size, seeds, questions)
-        stats[start : start + size] = np.nanmean(picked.reshape(size, -1), axis=1)
+        with warnings.catch_warnings():  # a resample of only unmeasured cells is NaN, dropped below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stats[start : start + size] = np.nanmean(picked.reshape(size, -1), axis=1)
     stats = stats[~np.isnan(stats)]
     alpha = (1 - confidence) / 2
     low, high = np.quantile(stats, [alpha, 1 - alpha])

@@ -86,17 +86,22 @@ def run_pipeline(
 
 WHERE = {
     "splits": "APIBench splits (sft / rm / rl / test JSONL + manifest)",
+    "base": "the base model every seed starts from",
+    "report": "comparison table (mean +- sd over seeds, paired tests vs SFT, judge quality), plot, cards",
+    "config": "the resolved config (reusable with `--config`)",
+    "manifest": "per-stage status, times, hashes, versions",
+}
+SEED_WHERE = {
     "sft": "SFT model (`AutoModelForCausalLM.from_pretrained`)",
     "candidates": "sampled candidates",
     "feedback": "the judge's answers and scores per candidate",
+    "judge_report": "the judge against checkable ground truth (`judge_quality.md`)",
     "dataset": 'preference dataset (`datasets.load_dataset(DIR, "preferences" | "binary" | "feedback")`)',
     "reward": "reward model (`AutoModelForSequenceClassification`)",
     "ppo": "PPO model",
+    "rloo": "RLOO model",
     "dpo": "DPO model",
     "eval": "eval runs (`results.json`, `samples.jsonl` per model)",
-    "report": "comparison table, plot and model cards",
-    "config": "the resolved config (reusable with `--config`)",
-    "manifest": "per-stage status, times, hashes, versions",
 }
 
 
@@ -140,6 +145,11 @@ def summary_text(pipeline: Pipeline) -> str:
     for key, text in WHERE.items():
         if paths[key].exists():
             lines.append(f"- {text}: `{paths[key]}`")
+    for seed in sorted({int(n.split("@")[1]) for n in pipeline.by_name if "@" in n}):
+        seed_paths = layout(pipeline.directory, seed)
+        found = [(text, seed_paths[key]) for key, text in SEED_WHERE.items() if seed_paths[key].exists()]
+        if found:
+            lines += ["", f"Seed {seed}:", ""] + [f"- {text}: `{path}`" for text, path in found]
     report = layout(pipeline.directory)["report"] / "comparison.md"
     if report.exists():
         lines += ["", report.read_text(encoding="utf-8").strip()]

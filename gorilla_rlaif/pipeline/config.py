@@ -12,10 +12,20 @@ only the method's settings:
 | `generate` | `GenerationConfig` (+ `limit` on prompts) | model, prompts, output                      |
 | `judge`    | `gorilla_rlaif.judge.JudgeConfig`         | hub (default: data.hub)                     |
 | `publish`  | `gorilla_rlaif.publish.PublishConfig`     | feedback, output_dir (+ `push_to_hub`)      |
+| `judge_report` | `gorilla_rlaif.judge.quality.JudgeReportConfig` | feedback, output_dir, hub           |
 | `reward`   | `trainers.reward` `RewardRunConfig`       | model, output_dir, dataset.path             |
 | `ppo`      | `trainers.ppo` `PPORunConfig`             | model, reward_model, output_dir, data.split |
+| `rloo`     | `trainers.rloo` `RLOORunConfig` (+ `extra_rewards`) | model, rewards (the RM), output_dir, data.split |
 | `dpo`      | `trainers.dpo` `DPORunConfig`             | model, output_dir, dataset.path             |
 | `eval`     | `gorilla_rlaif.eval.EvalConfig`           | model, output, hub, split                   |
+
+**Seeds.** `seeds: [0, 1, 2]` (`--seeds 0 1 2`) runs every stochastic stage once per seed, each
+in `DIR/seed-<s>/`: SFT, sampling, labels (of that seed's candidates), the dataset, RM, PPO,
+RLOO, DPO and their evals; a seed sets the `seed` of the `sft`, `generate`, `reward`, `ppo`,
+`rloo` and `dpo` sections (which may not set it themselves). Shared by all seeds and run once:
+the data split (`data.seed`: the same test questions for every seed, so models can be compared
+question by question) and the base model (it stands for a pretrained checkpoint). The
+dataset's train/test split of prompts (`publish.seed`) is also the same for every seed.
 
 Keys a section may not set (the wiring) are refused with the key that controls them; unknown
 keys get a "did you mean" against the target class. A section's missing keys take that class's
@@ -39,7 +49,8 @@ from gorilla_rlaif.tiny import TinyModelConfig
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 PRESETS = ("tiny", "paper")
-TRAINED = ("sft", "ppo", "dpo")  # the models evaluated and carded, in the table's order
+METHODS = ("ppo", "rloo", "dpo")  # the methods that train from the SFT model, in the table's order
+SEEDED = ("sft", "generate", "reward", "ppo", "rloo", "dpo")  # sections whose seed is the run's seed
 
 
 class _Strict(BaseModel):
@@ -79,6 +90,16 @@ class PipelineConfig(_Strict):
     """The whole method: data -> SFT -> candidates -> judge -> dataset -> RM -> PPO/DPO -> eval -> report."""
 
     name: str = Field("custom", description="preset name, recorded in the manifest")
+    seeds: list[int] = Field(
+        default_factory=lambda: [0],
+        min_length=1,
+        description="run the stochastic stages once per seed (DIR/seed-<s>/); the report gives mean +- sd",
+    )
+    methods: list[Literal["ppo", "rloo", "dpo"]] = Field(
+        default_factory=lambda: list(METHODS),
+        min_length=1,
+        description="what trains from the SFT model (ppo needs trl 1.12; rloo and dpo any trl >= 1.12)",
+    )
     torch_threads: int | None = Field(
         None,
         ge=1,
@@ -97,53 +118,81 @@ class PipelineConfig(_Strict):
         default_factory=lambda: {"version": "0.1.0"},
         description="PublishConfig fields + `push_to_hub: REPO` and `private`",
     )
+    judge_report: dict[str, Any] = Field(
+        default_factory=dict, description="JudgeReportConfig fields (how the judge is checked)"
+    )
     reward: dict[str, Any] = Field(default_factory=dict, description="RewardRunConfig fields")
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPORunConfig fields")
+    rloo: dict[str, Any] = Field(
+        default_factory=dict,
+        description="RLOORunConfig fields + `extra_rewards` (e.g. [{kind: execution}]) beside the RM",
+    )
     dpo: dict[str, Any] = Field(default_factory=dict, description="DPORunConfig fields")
     eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig fields")
 
     @model_validator(mode="after")
     def _check_sections(self) -> PipelineConfig:
-        resolve(self, Path("/pipeline-output"))  # every section must build; errors name the key
+        if len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise ValueError(f"seeds must be distinct non-negative integers, got {self.seeds}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"methods lists one more than once: {self.methods}")
+        resolve(
+            self, Path("/pipeline-output"), self.seeds[0]
+        )  # every section must build; errors name the key
         return self
+
+    @property
+    def trained(self) -> tuple[str, ...]:
+        """The models evaluated and carded, in the table's order: SFT, then the methods."""
+        return ("sft", *(m for m in METHODS if m in self.methods))
 
 
 @dataclass
 class Resolved:
-    """The config of each stage's library call, with the pipeline's wiring filled in."""
+    """The config of each stage's library call for one seed, with the pipeline's wiring filled in."""
 
     directory: Path
+    seed: int
     base_model: str
     sft: Any
     candidates: Any
     label: Any
+    judge_report: Any
     publish: Any
     push_to_hub: str | None
     private: bool
     reward: Any
     ppo: Any
+    rloo: Any
     dpo: Any
     eval: dict[str, Any]
 
 
-def layout(directory: Path) -> dict[str, Path]:
-    """Where every artifact of a pipeline run lives (printed in the final summary)."""
+def layout(directory: Path, seed: int | None = None) -> dict[str, Path]:
+    """Where every artifact of a pipeline run lives (printed in the final summary): what all
+    seeds share (`seed=None`), or one seed's own artifacts under DIR/seed-<s>/."""
     d = directory
+    if seed is None:
+        return {
+            "manifest": d / "pipeline.json",
+            "config": d / "pipeline_config.yaml",
+            "splits": d / "data" / "splits",
+            "base": d / "models" / "base",
+            "report": d / "report",
+            "summary": d / "SUMMARY.md",
+        }
+    s = d / f"seed-{seed}"
     return {
-        "manifest": d / "pipeline.json",
-        "config": d / "pipeline_config.yaml",
-        "splits": d / "data" / "splits",
-        "base": d / "models" / "base",
-        "sft": d / "models" / "sft",
-        "candidates": d / "feedback" / "candidates.jsonl",
-        "feedback": d / "feedback" / "feedback.jsonl",
-        "dataset": d / "dataset",
-        "reward": d / "models" / "reward",
-        "ppo": d / "models" / "ppo",
-        "dpo": d / "models" / "dpo",
-        "eval": d / "eval",
-        "report": d / "report",
-        "summary": d / "SUMMARY.md",
+        "sft": s / "models" / "sft",
+        "candidates": s / "feedback" / "candidates.jsonl",
+        "feedback": s / "feedback" / "feedback.jsonl",
+        "judge_report": s / "feedback" / "judge-report",
+        "dataset": s / "dataset",
+        "reward": s / "models" / "reward",
+        "ppo": s / "models" / "ppo",
+        "rloo": s / "models" / "rloo",
+        "dpo": s / "models" / "dpo",
+        "eval": s / "eval",
     }
 
 
@@ -165,6 +214,8 @@ WIRING_HELP = {
     "data_dir": "`data.data_dir`",
     "output_path": "DIR/eval",
     "run_name": "the model's stage name",
+    "seed": "`seeds` (--seeds): each seed of the run sets the seed of every stochastic stage",
+    "rewards": "the `reward` stage's model; add others with `rloo.extra_rewards`",
 }
 
 
@@ -199,16 +250,23 @@ def _section(cls: type[BaseModel], name: str, values: dict[str, Any], wiring: di
         raise ConfigError(text) from None
 
 
-def resolve(config: PipelineConfig, directory: Path) -> Resolved:
-    """Every stage's config for a run in `directory`. Pure: builds objects, touches no file."""
+def resolve(config: PipelineConfig, directory: Path, seed: int) -> Resolved:
+    """Every stage's config for seed `seed` of a run in `directory`. Pure: builds objects, touches no file."""
     from gorilla_rlaif.generate import CandidatesConfig, GenerationConfig
     from gorilla_rlaif.judge import LabelConfig
+    from gorilla_rlaif.judge.quality import JudgeReportConfig
     from gorilla_rlaif.publish import PublishConfig
-    from gorilla_rlaif.train.config import DPORunConfig, PPORunConfig, RewardRunConfig, SFTRunConfig
+    from gorilla_rlaif.train.config import (
+        DPORunConfig,
+        PPORunConfig,
+        RewardRunConfig,
+        RLOORunConfig,
+        SFTRunConfig,
+    )
 
-    paths = layout(directory)
+    shared, paths = layout(directory), layout(directory, seed)
     split = config.data.model_dump(mode="json")
-    base_model = str(paths["base"]) if config.base.model == "tiny" else config.base.model
+    base_model = str(shared["base"]) if config.base.model == "tiny" else config.base.model
     sft = _section(
         SFTRunConfig,
         "sft",
@@ -218,13 +276,14 @@ def resolve(config: PipelineConfig, directory: Path) -> Resolved:
             "model_revision": config.base.revision,
             "output_dir": str(paths["sft"]),
             "data": {"split": split},
+            "seed": seed,
         },
     )
     generate = dict(config.generate)
     limit = generate.pop("limit", None)
-    generation = _section(GenerationConfig, "generate", generate, {"model": str(paths["sft"])})
+    generation = _section(GenerationConfig, "generate", generate, {"model": str(paths["sft"]), "seed": seed})
     candidates = CandidatesConfig(
-        prompts=str(paths["splits"] / "rm.jsonl"),
+        prompts=str(shared["splits"] / "rm.jsonl"),
         output=str(paths["candidates"]),
         generation=generation,
         limit=limit,
@@ -233,11 +292,27 @@ def resolve(config: PipelineConfig, directory: Path) -> Resolved:
     if judge.hub is None:
         judge = judge.model_copy(update={"hub": config.data.hub})
     label = LabelConfig(candidates=str(paths["candidates"]), output=str(paths["feedback"]), judge=judge)
+    judge_report = _section(
+        JudgeReportConfig,
+        "judge_report",
+        config.judge_report,
+        {
+            "feedback": str(paths["feedback"]),
+            "output_dir": str(paths["judge_report"]),
+            "hub": config.data.hub,
+            "data_dir": config.data.data_dir,
+        },
+    )
     publish_values = dict(config.publish)
     push_to_hub = publish_values.pop("push_to_hub", None)
     private = bool(publish_values.pop("private", False))
     if push_to_hub is not None and not isinstance(push_to_hub, str):
         raise ConfigError(f"publish.push_to_hub must be a repo id like user/name, got {push_to_hub!r}")
+    if push_to_hub and len(config.seeds) > 1:
+        raise ConfigError(
+            "publish.push_to_hub with several seeds would push one dataset version per seed to the same "
+            "repo: push one seed's dataset (`gorilla-rlaif preferences ... --push-to-hub`) instead"
+        )
     publish = _section(
         PublishConfig,
         "publish",
@@ -254,7 +329,7 @@ def resolve(config: PipelineConfig, directory: Path) -> Resolved:
         RewardRunConfig,
         "reward",
         config.reward,
-        {"model": str(paths["sft"]), "output_dir": str(paths["reward"]), "dataset": dataset},
+        {"model": str(paths["sft"]), "output_dir": str(paths["reward"]), "dataset": dataset, "seed": seed},
     )
     ppo = _section(
         PPORunConfig,
@@ -265,33 +340,61 @@ def resolve(config: PipelineConfig, directory: Path) -> Resolved:
             "reward_model": str(paths["reward"]),
             "output_dir": str(paths["ppo"]),
             "data": {"split": split},
+            "seed": seed,
+        },
+    )
+    rloo_values = dict(config.rloo)
+    extra_rewards = rloo_values.pop("extra_rewards", None) or []
+    if not isinstance(extra_rewards, list) or any(
+        not isinstance(r, dict) or r.get("kind") == "reward_model" for r in extra_rewards
+    ):
+        raise ConfigError(
+            "rloo.extra_rewards must be a list of reward specs other than the reward model, "
+            "e.g. [{kind: execution, weight: 1.0}] (the reward stage's model is always the first reward)"
+        )
+    rloo = _section(
+        RLOORunConfig,
+        "rloo",
+        rloo_values,
+        {
+            "model": str(paths["sft"]),
+            "rewards": [
+                {"kind": "reward_model", "path": str(paths["reward"]), "weight": 1.0},
+                *extra_rewards,
+            ],
+            "output_dir": str(paths["rloo"]),
+            "data": {"split": split},
+            "seed": seed,
         },
     )
     dpo = _section(
         DPORunConfig,
         "dpo",
         config.dpo,
-        {"model": str(paths["sft"]), "output_dir": str(paths["dpo"]), "dataset": dataset},
+        {"model": str(paths["sft"]), "output_dir": str(paths["dpo"]), "dataset": dataset, "seed": seed},
     )
-    evals = {name: resolve_eval(config, directory, name) for name in TRAINED}
+    evals = {name: resolve_eval(config, directory, name, seed) for name in config.trained}
     return Resolved(
         directory=directory,
+        seed=seed,
         base_model=base_model,
         sft=sft,
         candidates=candidates,
         label=label,
+        judge_report=judge_report,
         publish=publish,
         push_to_hub=push_to_hub,
         private=private,
         reward=reward,
         ppo=ppo,
+        rloo=rloo,
         dpo=dpo,
         eval=evals,
     )
 
 
-def resolve_eval(config: PipelineConfig, directory: Path, model: str) -> Any:
-    """The eval of one trained model: the test split of `data.hub`, results in DIR/eval/<model>."""
+def resolve_eval(config: PipelineConfig, directory: Path, model: str, seed: int) -> Any:
+    """The eval of one trained model of one seed: the test split of `data.hub`, in DIR/seed-<s>/eval."""
     from gorilla_rlaif.eval import EvalConfig
 
     d = config.data
@@ -301,17 +404,18 @@ def resolve_eval(config: PipelineConfig, directory: Path, model: str) -> Any:
             "data.test and data.holdout_fraction must keep their defaults: the eval stage scores "
             "the standard test split (the hub's eval file, or its seeded 20% hold-out)"
         )
+    paths = layout(directory, seed)
     return _section(
         EvalConfig,
         "eval",
         config.eval,
         {
-            "model": str(layout(directory)[model]),
+            "model": str(paths[model]),
             "hubs": [d.hub],
             "split": "test",
             "split_seed": d.seed,
             "data_dir": d.data_dir,
-            "output_path": str(layout(directory)["eval"]),
+            "output_path": str(paths["eval"]),
             "run_name": model,
         },
     )

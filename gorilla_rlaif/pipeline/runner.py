@@ -63,8 +63,8 @@ class Stage:
     files: tuple[Path, ...] = ()
     config: Any = None
     keep_partial: bool = True  # an interrupted run of the same inputs resumes in its outputs
-    # files inside the outputs that later stages may update and that no stage reads as data
-    # (a model directory's README.md gets the eval results in its card): not hashed
+    # files or folders inside the outputs that later stages may update and that no stage reads as
+    # data (a model directory's README.md and .eval_results/ get the eval results): not hashed
     volatile: tuple[str, ...] = ()
 
     def outputs_exist(self) -> bool:
@@ -134,7 +134,7 @@ class Hasher:
 
     def path(self, path: Path, volatile: tuple[str, ...] = ()) -> str:
         """A file's hash, or a directory's: the hash of (relative name, file hash) of every file
-        except `volatile` names."""
+        except those under the top-level `volatile` names."""
         if path.is_file():
             return self.file(path)
         if not path.is_dir():
@@ -143,7 +143,7 @@ class Hasher:
             (str(p.relative_to(path)), self.file(p))
             for p in sorted(path.rglob("*"))
             if p.is_file()
-            and str(p.relative_to(path)) not in volatile
+            and p.relative_to(path).parts[0] not in volatile
             and not _SKIP_PARTS.intersection(p.relative_to(path).parts)
         ]
         return stable_hash(entries, length=64)
@@ -212,11 +212,37 @@ class Pipeline:
             return Decision(stage, True, self._why_changed(record.get("inputs") or {}, inputs))
         return Decision(stage, False, "up to date")
 
-    def plan(self) -> list[Decision]:
+    def select(self, until: str | None = None) -> set[str]:
+        """The stages a run `--until STAGE` runs: STAGE (a name without `@<seed>` means that stage
+        of every seed) and every stage it depends on, nothing else. All stages when `until` is None."""
+        if until is None:
+            return set(self.by_name)
+        targets = [n for n in self.by_name if until in (n, n.split("@")[0])]
+        if not targets:
+            import difflib
+
+            names = list(dict.fromkeys([*(n.split("@")[0] for n in self.by_name), *self.by_name]))
+            close = difflib.get_close_matches(until, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown stage {until!r}{hint} (stages: {', '.join(names)})")
+        wanted: set[str] = set()
+        todo = list(targets)
+        while todo:
+            name = todo.pop()
+            if name not in wanted:
+                wanted.add(name)
+                todo.extend(self.by_name[name].after)
+        return wanted
+
+    def plan(self, until: str | None = None) -> list[Decision]:
         """What `run()` would do, without running anything (`--dry-run`)."""
+        wanted = self.select(until)
         rerun: set[str] = set()
         out = []
         for stage in self.stages:
+            if stage.name not in wanted:
+                out.append(Decision(stage, False, f"not needed for --until {until}"))
+                continue
             decision = self.decide(stage, rerun)
             if decision.run:
                 rerun.add(stage.name)
@@ -239,13 +265,9 @@ class Pipeline:
                 path.unlink()
 
     def run(self, progress: bool = True, until: str | None = None) -> dict[str, Any]:
-        """Run every stage that is not up to date (up to and including `until`); return the manifest."""
-        if until is not None and until not in self.by_name:
-            import difflib
-
-            close = difflib.get_close_matches(until, list(self.by_name), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown stage {until!r}{hint} (stages: {', '.join(self.by_name)})")
+        """Run every stage that is not up to date (only STAGE and what it needs with `until`);
+        return the manifest."""
+        wanted = self.select(until)
         self.directory.mkdir(parents=True, exist_ok=True)
         data = self.manifest.data
         data["pipeline"].update(self.info)
@@ -258,6 +280,8 @@ class Pipeline:
         rerun: set[str] = set()
         total = len(self.stages)
         for k, stage in enumerate(self.stages, start=1):
+            if stage.name not in wanted:
+                continue
             decision = self.decide(stage, rerun)
             if decision.run:
                 rerun.add(stage.name)
@@ -269,12 +293,7 @@ class Pipeline:
             else:
                 this_run["skipped"].append(stage.name)
                 _say(progress, f"[{k}/{total}] {stage.name}: skipped ({decision.reason})")
-            if stage.name == until and k < total:
-                break
-        else:
-            data["pipeline"]["status"] = "done"
-        if until is not None and data["pipeline"]["status"] != "done":
-            data["pipeline"]["status"] = f"stopped after {until}"
+        data["pipeline"]["status"] = "done" if len(wanted) == total else f"stopped after {until}"
         data["pipeline"]["finished_at"] = utc_now()
         this_run["finished_at"] = data["pipeline"]["finished_at"]
         self.manifest.save()

@@ -1,19 +1,25 @@
 """The method's stages, each a call into the library function of its own module.
 
-    data      gorilla_rlaif.data.make_splits            sft / rm / rl / test splits
-    base      gorilla_rlaif.tiny.build_tiny_model       (tiny preset only) the base model
-    sft       trainers.sft                              SFT on the sft split
-    generate  gorilla_rlaif.generate.generate_candidates K candidates per rm prompt
-    label     gorilla_rlaif.judge.label                 the judge's eight answers per candidate
-    publish   gorilla_rlaif.publish.build_dataset       versioned preference dataset (+ push)
-    reward    trainers.reward                           the reward model
-    ppo       trainers.ppo                              PPO from the SFT model
-    dpo       trainers.dpo                              DPO from the SFT model
-    eval-*    gorilla_rlaif.eval.run_eval               SFT, PPO, DPO on the test split, in the sandbox
-    report    gorilla_rlaif.pipeline.report             comparison table + plot, model cards
+    data           gorilla_rlaif.data.make_splits            sft / rm / rl / test splits (shared)
+    base           gorilla_rlaif.tiny.build_tiny_model       (tiny preset only) the base model (shared)
+    then, for every seed s (stage names end in @s, artifacts in DIR/seed-<s>/):
+    sft            trainers.sft                              SFT on the sft split
+    generate       gorilla_rlaif.generate.generate_candidates K candidates per rm prompt
+    label          gorilla_rlaif.judge.label                 the judge's eight answers per candidate
+    judge-report   gorilla_rlaif.judge.quality.judge_report  the judge against checkable ground truth
+    publish        gorilla_rlaif.publish.build_dataset       versioned preference dataset (+ push)
+    reward         trainers.reward                           the reward model
+    ppo            trainers.ppo                              PPO from the SFT model (trl 1.12)
+    rloo           trainers.rloo                             RLOO from the SFT model, RM reward
+    dpo            trainers.dpo                              DPO from the SFT model
+    eval-*         gorilla_rlaif.eval.run_eval               each model on the test split, in the sandbox
+    and once:
+    report         gorilla_rlaif.pipeline.report             mean +- sd over seeds, paired tests vs SFT,
+                                                             judge quality, plot, model cards
 
 Every stage reads only its declared inputs (upstream outputs, files) and writes only its outputs,
-so the runner's hashes say exactly what has to re-run.
+so the runner's hashes say exactly what has to re-run; a seed's stages do not depend on another
+seed's, so adding a seed to a finished run runs only that seed (and the report).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.errors import DataError
-from gorilla_rlaif.pipeline.config import TRAINED, PipelineConfig, Resolved, layout, resolve
+from gorilla_rlaif.pipeline.config import PipelineConfig, Resolved, layout, resolve
 from gorilla_rlaif.pipeline.runner import Stage
 
 log = logging.getLogger(__name__)
@@ -49,10 +55,15 @@ def portable(config: Any, directory: Path) -> Any:
     return walk(json.loads(json.dumps(config, default=str)))
 
 
+def stage_name(name: str, seed: int) -> str:
+    """`sft@0`: the stage `name` of seed `seed`."""
+    return f"{name}@{seed}"
+
+
 def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = True) -> list[Stage]:
-    """The ordered stage list of `config` for a run in `directory`."""
-    r = resolve(config, directory)
-    paths = layout(directory)
+    """The ordered stage list of `config` for a run in `directory`: the shared stages, then every
+    stage of each seed in turn (an interrupted multi-seed run leaves whole seeds), then the report."""
+    shared = layout(directory)
     stages: list[Stage] = []
 
     def add(stage: Stage) -> None:
@@ -63,8 +74,8 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
         Stage(
             "data",
             f"split APIBench {config.data.hub} into sft / rm / rl / test",
-            lambda: _data(config, paths["splits"]),
-            outputs=(paths["splits"],),
+            lambda: _data(config, shared["splits"]),
+            outputs=(shared["splits"],),
             config=config.data,
         )
     )
@@ -74,95 +85,121 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             Stage(
                 "base",
                 "build the tiny base model (GPT-2 + BPE tokenizer trained on APIBench text)",
-                lambda: _base(config, paths["base"]),
-                outputs=(paths["base"],),
+                lambda: _base(config, shared["base"]),
+                outputs=(shared["base"],),
                 config=config.base,
                 keep_partial=False,
             )
         )
         sft_after = ("data", "base")
-    add(
-        _trainer_stage(
-            "sft", f"supervised fine-tuning of {config.base.model}", r.sft, sft_after, config.launch
-        )
-    )
+    for seed in config.seeds:
+        for stage in _seed_stages(config, resolve(config, directory, seed), sft_after, progress):
+            add(stage)
+    report_after = [
+        stage_name(name, seed)
+        for seed in config.seeds
+        for name in ("judge-report", "reward", *config.trained, *(f"eval-{n}" for n in config.trained))
+    ]
     add(
         Stage(
-            "generate",
+            "report",
+            f"comparison over {len(config.seeds)} seed(s): mean +- sd, paired tests vs SFT, judge "
+            "quality, plot, model cards",
+            lambda: _report(config, directory),
+            outputs=(shared["report"], shared["report"] / "comparison.md"),
+            after=tuple(report_after),
+            config={
+                "hub": config.data.hub,
+                "name": config.name,
+                "seeds": config.seeds,
+                "models": config.trained,
+            },
+            keep_partial=False,
+        )
+    )
+    return stages
+
+
+def _seed_stages(
+    config: PipelineConfig, r: Resolved, sft_after: tuple[str, ...], progress: bool
+) -> list[Stage]:
+    """Every stage of one seed, named `<stage>@<seed>`."""
+    s = r.seed
+    paths = layout(r.directory, s)
+
+    def at(*names: str) -> tuple[str, ...]:
+        return tuple(n if n in ("data", "base") else stage_name(n, s) for n in names)
+
+    stages = [
+        _trainer_stage(
+            "sft", s, f"supervised fine-tuning of {config.base.model}", r.sft, at(*sft_after), config.launch
+        ),
+        Stage(
+            stage_name("generate", s),
             f"sample {r.candidates.generation.num_candidates} candidates per reward-model prompt",
             lambda: _generate(r, progress),
             outputs=(paths["candidates"], _meta(paths["candidates"])),
-            after=("data", "sft"),
+            after=at("data", "sft"),
             config=r.candidates,
-        )
-    )
-    add(
+        ),
         Stage(
-            "label",
+            stage_name("label", s),
             f"ask the {r.label.judge.judge} judge the rubric's questions about every candidate",
             lambda: _label(r, progress),
             outputs=(paths["feedback"], _meta(paths["feedback"])),
-            after=("generate",),
+            after=at("generate"),
             # the judge's settings are in its config; a rubric given as a file is hashed too
             files=(Path(str(r.label.judge.rubric)),) if _rubric_is_file(r.label.judge.rubric) else (),
             config=r.label,
-        )
-    )
-    add(
+        ),
         Stage(
-            "publish",
+            stage_name("judge-report", s),
+            f"check the judge's answers against ground truth (code run in the {r.judge_report.sandbox} sandbox)",
+            lambda: _judge_report(r),
+            outputs=(paths["judge_report"], paths["judge_report"] / "judge_quality.json"),
+            after=at("label"),
+            config=r.judge_report,
+        ),
+        Stage(
+            stage_name("publish", s),
             f"publish the preference dataset v{r.publish.version}"
             + (f" and push it to {r.push_to_hub}" if r.push_to_hub else ""),
             lambda: _publish(r),
             outputs=(paths["dataset"],),
-            after=("label",),
+            after=at("label"),
             config={"publish": r.publish, "push_to_hub": r.push_to_hub, "private": r.private},
             keep_partial=False,
-        )
-    )
-    add(
+        ),
         _trainer_stage(
-            "reward", f"train the reward model ({r.reward.mode})", r.reward, ("sft", "publish"), config.launch
-        )
-    )
-    add(
-        _trainer_stage(
-            "ppo",
-            "PPO from the SFT model against the reward model",
-            r.ppo,
-            ("data", "sft", "reward"),
+            "reward",
+            s,
+            f"train the reward model ({r.reward.mode})",
+            r.reward,
+            at("sft", "publish"),
             config.launch,
-        )
-    )
-    add(
-        _trainer_stage(
-            "dpo", "DPO from the SFT model on the preference pairs", r.dpo, ("sft", "publish"), config.launch
-        )
-    )
-    for name in TRAINED:
+        ),
+    ]
+    titles = {
+        "ppo": ("PPO from the SFT model against the reward model", r.ppo, at("data", "sft", "reward")),
+        "rloo": ("RLOO from the SFT model, reward = the reward model", r.rloo, at("data", "sft", "reward")),
+        "dpo": ("DPO from the SFT model on the preference pairs", r.dpo, at("sft", "publish")),
+    }
+    for method in config.trained[1:]:
+        title, cfg, after = titles[method]
+        stages.append(_trainer_stage(method, s, title, cfg, after, config.launch))
+    for name in config.trained:
         cfg = r.eval[name]
-        add(
+        stages.append(
             Stage(
-                f"eval-{name}",
+                stage_name(f"eval-{name}", s),
                 f"evaluate the {name} model on {config.data.hub} test ({_limit_text(cfg.limit)}, "
                 f"{cfg.sandbox} sandbox)",
                 lambda cfg=cfg: _eval(cfg),
                 outputs=(cfg.run_dir, cfg.run_dir / "results.json"),
-                after=("data", name),
+                after=at("data", name),
                 config=cfg,
             )
         )
-    add(
-        Stage(
-            "report",
-            "comparison table + plot, model cards",
-            lambda: _report(config, r, paths),
-            outputs=(paths["report"], paths["report"] / "comparison.md"),
-            after=("reward", *TRAINED, *(f"eval-{n}" for n in TRAINED)),
-            config={"hub": config.data.hub, "name": config.name},
-            keep_partial=False,
-        )
-    )
     return stages
 
 
@@ -195,18 +232,18 @@ def _base(config: PipelineConfig, out: Path) -> dict[str, Any]:
     return {"parameters": record.get("parameters")}
 
 
-def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...], launch: Any) -> Stage:
+def _trainer_stage(name: str, seed: int, title: str, cfg: Any, after: tuple[str, ...], launch: Any) -> Stage:
     from gorilla_rlaif.train import PROVENANCE_FILE
 
     out = Path(cfg.output_dir)
     return Stage(
-        name,
+        stage_name(name, seed),
         title,
         lambda: _train(name, cfg, launch),
         outputs=(out, out / PROVENANCE_FILE),
         after=after,
         config=cfg,
-        volatile=("README.md",),  # the model card: the report stage adds the eval results to it
+        volatile=("README.md", ".eval_results"),  # the model card: the report stage adds the eval results
     )
 
 
@@ -252,7 +289,15 @@ def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
     return out
 
 
-_TRAIN_KEYS = ("objective/rlhf_reward", "objective/rm_score", "objective/kl", "loss", "train_loss")
+_TRAIN_KEYS = (
+    "objective/rlhf_reward",
+    "objective/rm_score",
+    "objective/kl",
+    "reward",
+    "kl",
+    "loss",
+    "train_loss",
+)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -325,6 +370,17 @@ def _eval(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def _judge_report(r: Resolved) -> dict[str, Any]:
+    from gorilla_rlaif.judge.quality import judge_report
+
+    summary = judge_report(r.judge_report)
+    questions = {
+        q: (s.get("accuracy") or {}).get("value") for q, s in summary["questions"].items() if s.get("truth")
+    }
+    sv = summary.get("score_vs_execution") or {}
+    return {"rows": summary["rows"], "accuracy": questions, "score_auc": sv.get("auc")}
+
+
 TINY_CAVEAT = (
     "A 4-layer GPT-2 trained for minutes on 2 CPU cores, judged by the offline rules judge: this is "
     "not the paper's setting (GPT-2-large, GPT-3.5 feedback, GPUs). Compare the rows with each "
@@ -332,21 +388,29 @@ TINY_CAVEAT = (
 )
 
 
-def _report(config: PipelineConfig, r: Resolved, paths: dict[str, Path]) -> dict[str, Any]:
-    from gorilla_rlaif.pipeline.report import write_report
+def _report(config: PipelineConfig, directory: Path) -> dict[str, Any]:
+    from gorilla_rlaif.pipeline.report import SeedRun, write_report
     from gorilla_rlaif.train import PROVENANCE_FILE
 
-    models = {name: paths[name] for name in TRAINED}
-    records = {name: paths[name] / PROVENANCE_FILE for name in ("sft", "reward", "ppo", "dpo")}
+    runs = []
+    for seed in config.seeds:
+        r, paths = resolve(config, directory, seed), layout(directory, seed)
+        runs.append(
+            SeedRun(
+                seed=seed,
+                evals={name: r.eval[name].run_dir for name in config.trained},
+                models={name: paths[name] for name in config.trained},
+                records={name: paths[name] / PROVENANCE_FILE for name in ("reward", *config.trained)},
+                judge_report=paths["judge_report"],
+            )
+        )
     return write_report(
-        {name: r.eval[name].run_dir for name in TRAINED},
-        models,
-        records,
-        paths["report"],
+        runs,
+        layout(directory)["report"],
         hub=config.data.hub,
         name_prefix=f"gorilla-rlaif-{config.name}",
         caveat=TINY_CAVEAT if config.base.model == "tiny" else None,
     )
 
 
-__all__ = ["TRAINED", "build_stages", "portable"]
+__all__ = ["build_stages", "portable", "stage_name"]
