@@ -19,17 +19,19 @@ from pathlib import Path
 
 
 def print_manifest(manifest: dict, wall: float | None = None) -> None:
-    print(f"{'stage':<10} {'seconds':>9}")
+    print(f"{'stage':<16} {'seconds':>9}")
     total = 0.0
     for name in manifest["pipeline"]["stage_order"]:
         record = manifest["stages"].get(name, {})
         seconds = record.get("duration_s") or 0.0
         total += seconds
-        print(f"{name:<10} {seconds:>9.1f}")
-    print(f"{'sum':<10} {total:>9.1f}  ({total / 60:.1f} min)")
+        print(f"{name:<16} {seconds:>9.1f}")
+    print(f"{'sum':<16} {total:>9.1f}  ({total / 60:.1f} min)")
     if wall is not None:
-        print(f"{'wall':<10} {wall:>9.1f}  ({wall / 60:.1f} min, incl. imports and hashing)")
-    for name in ("eval-sft", "eval-ppo", "eval-dpo"):
+        print(f"{'wall':<16} {wall:>9.1f}  ({wall / 60:.1f} min, incl. imports and hashing)")
+    for name in manifest["pipeline"]["stage_order"]:
+        if not name.startswith("eval-"):
+            continue
         result = (manifest["stages"].get(name) or {}).get("result") or {}
         for hub, block in result.items():
             if isinstance(block, dict) and "ast_accuracy" in block:

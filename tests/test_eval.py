@@ -486,3 +486,48 @@ def test_several_runs_report_mean_and_spread(tmp_path, tiny_model_path):
         assert len(metric["runs"]) == 2
         assert metric["value"] == pytest.approx(sum(metric["runs"]) / 2, abs=1e-6)
         assert metric["std"] == pytest.approx(abs(metric["runs"][0] - metric["runs"][1]) / 2**0.5, abs=1e-6)
+
+
+def test_compare_pairs_runs_by_index_and_leaderboard_lists_every_run(tmp_path, tiny_model_path, capsys):
+    """`gorilla-bench compare`: per-question paired differences, run r against run r."""
+    common = {
+        "hubs": ["torchhub"],
+        "limit": 3,
+        "num_runs": 2,
+        "sandbox": "none",
+        "output_path": str(tmp_path),
+    }
+    tiny = run_eval(
+        EvalConfig(model=str(tiny_model_path), max_new_tokens=12, temperature=1.0, progress=False, **common)
+    )
+    reference = run_eval(
+        EvalConfig(model="apibench-reference", backend="reference", progress=False, **common)
+    )
+    assert bench_main(["compare", str(tiny), str(reference), "-o", str(tmp_path / "c.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| apibench-reference" in out and "| AST accuracy |" in out and "per run" in out
+    result = json.loads((tmp_path / "c.json").read_text())
+    ast = next(iter(result["paired"].values()))["ast_accuracy"]
+    runs_tiny = load(tiny)[0]["hubs"]["torchhub"]["metrics"]["ast_accuracy"]["runs"]
+    runs_ref = load(reference)[0]["hubs"]["torchhub"]["metrics"]["ast_accuracy"]["runs"]
+    assert ast["n_seeds"] == 2 and ast["n_questions"] == 3
+    assert ast["per_seed"] == pytest.approx([r - t for r, t in zip(runs_ref, runs_tiny, strict=True)])
+    assert ast["diff"] == pytest.approx(sum(ast["per_seed"]) / 2)
+    # different questions cannot be paired
+    other = run_eval(
+        EvalConfig(
+            model="apibench-reference",
+            backend="reference",
+            split="eval",
+            progress=False,
+            **{**common, "num_runs": 1},
+        )
+    )
+    assert bench_main(["compare", str(tiny), str(other)]) == 2
+    # the leaderboard shows every run's value, not only the spread
+    assert bench_main(["leaderboard", str(tmp_path)]) == 0
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "Every run (seed = --seed + run):" in board
+    assert (
+        sum(line.startswith(f"| `{Path(str(tiny_model_path)).name}` | ") for line in board.splitlines()) == 3
+    )

@@ -172,6 +172,19 @@ def test_pairing_strategies_and_margin():
     assert preference_pairs(rows, "best-vs-worst", 6) == []
     ties = [fb_row("q", k, 4) for k in range(3)]
     assert preference_pairs(ties, "all-pairs", 1) == []
+    # by the judge's weighted score: its order and margin, not the count's
+    weighted = [
+        {**fb_row("w", k, s), "weighted_score": w} for k, (s, w) in enumerate([(8, 5.1), (6, 7.9), (6, 7.2)])
+    ]
+    pairs = preference_pairs(weighted, "all-pairs", 0.5, rank_by="weighted_score")
+    assert [(p["chosen"][-3:], p["rejected"][-3:]) for p in pairs] == [
+        ("w-1", "w-2"),
+        ("w-1", "w-0"),
+        ("w-2", "w-0"),
+    ]
+    assert [p["score_chosen"] for p in pairs] == [6, 6, 6]  # the columns keep the counts
+    with pytest.raises(DataError, match="rank_by=weighted_score needs a judge that gives probabilities"):
+        preference_pairs(rows, "all-pairs", 1, rank_by="weighted_score")
 
 
 def test_a_rebuilt_directory_never_loads_stale_rows(tmp_path):

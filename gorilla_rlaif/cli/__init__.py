@@ -35,6 +35,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "eval": "gorilla_rlaif.cli.eval",
     "report": "gorilla_rlaif.cli.report",
     "leaderboard": "gorilla_rlaif.cli.leaderboard",
+    "compare": "gorilla_rlaif.cli.compare",
     "card": "gorilla_rlaif.cli.card",
 }
 

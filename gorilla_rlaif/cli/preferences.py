@@ -21,7 +21,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", "-o", required=True)
     parser.add_argument("--version", required=True, help="release version X.Y.Z (tagged vX.Y.Z on the Hub)")
     parser.add_argument("--pairing", choices=("best-vs-worst", "all-pairs"), default="best-vs-worst")
-    parser.add_argument("--margin", type=int, default=1, help="minimum score gap of a pair (ties never pair)")
+    parser.add_argument(
+        "--margin", type=float, default=1, help="minimum score gap of a pair (ties never pair)"
+    )
+    parser.add_argument(
+        "--rank-by",
+        choices=("score", "weighted_score"),
+        default="score",
+        help="pair by the count of desirable answers, or by the judge's sum of P(desirable)",
+    )
     parser.add_argument("--threshold", type=int, default=7, help="binary label = score >= threshold")
     parser.add_argument("--test-fraction", type=float, default=0.1, help="share of prompts in test")
     parser.add_argument("--seed", type=int, default=0)
@@ -46,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             version=args.version,
             pairing=args.pairing,
             margin=args.margin,
+            rank_by=args.rank_by,
             threshold=args.threshold,
             test_fraction=args.test_fraction,
             seed=args.seed,

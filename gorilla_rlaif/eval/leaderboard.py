@@ -104,6 +104,18 @@ def render_markdown(runs: list[dict[str, Any]]) -> str:
             cells += [format_metric(block["metrics"].get(k)) for k in keys]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        repeated = [row for row in rows if row["block"].get("num_runs", 1) > 1]
+        if repeated:  # --num-runs: every run's own value, so the spread is seen, not only its sd
+            lines += ["Every run (seed = --seed + run):", ""]
+            lines.append("| Model | run | " + " | ".join(METRIC_LABELS[k] for k in keys) + " |")
+            lines.append("|---|--:|" + "--:|" * len(keys))
+            for row in repeated:
+                metrics = row["block"]["metrics"]
+                for r in range(row["block"]["num_runs"]):
+                    values = [(metrics.get(k) or {}).get("runs") or [] for k in keys]
+                    cells = [f"{100 * v[r]:.1f}" if r < len(v) else "–" for v in values]
+                    lines.append(f"| `{row['run']['_label']}` | {r} | " + " | ".join(cells) + " |")
+            lines.append("")
     lines += ["## Runs", "", "| Model | Run | backend | created | results |", "|---|---|---|---|---|"]
     for record in runs:
         backend = (record.get("backend") or {}).get("backend", "?")

@@ -12,8 +12,8 @@ Several rubric questions have a verifiable answer. For every judged candidate of
 |                   | code does not compile                                                   |                 |
 | `bug_free`        | the code ran without error in the sandbox (status `ok`; a sandbox       | the harness     |
 |                   | failure is unknown)                                                     |                 |
-| `api_exists`      | Gorilla's AST matcher finds the called API in the hub's database        | Gorilla's AST   |
-|                   | (verdict is not `hallucination`)                                        |                 |
+| `api_exists`      | Gorilla's AST matcher finds the called API in the hub's database (an    | Gorilla's AST   |
+|                   | answer without an API call has none)                                    |                 |
 | `api_fits`        | Gorilla's AST verdict is `correct` (the API has the gold API's domain)  | AST + gold API  |
 | `arguments`       | the strict match: the gold API with its identifying argument values     | AST + gold API  |
 | `complete`        | (none: not verifiable)                                                  |                 |
@@ -129,15 +129,16 @@ def static_truth(code: str | None) -> dict[str, bool | None]:
 def ast_truth(completion: str, reference: dict[str, Any] | None, matcher: Any) -> dict[str, Any]:
     """`api_exists`, `api_fits`, `arguments` from Gorilla's AST matcher (the last two need the
     gold API: None without one), and the verdict itself."""
+    exists = matcher.match(completion) is not None
     if reference and reference.get("api_call"):
         v = matcher.verdict(completion, reference.get("domain"), reference["api_call"])
         return {
-            "api_exists": v.verdict != "hallucination",
+            "api_exists": exists,
             "api_fits": v.verdict == "correct",
             "arguments": bool(v.strict_correct),
             "ast_verdict": v.verdict,
         }
-    return {"api_exists": matcher.match(completion) is not None, "api_fits": None, "arguments": None}
+    return {"api_exists": exists, "api_fits": None, "arguments": None}
 
 
 def exec_truth(status: str | None) -> bool | None:

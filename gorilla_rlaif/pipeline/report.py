@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.errors import DataError
+from gorilla_rlaif.eval.compare import METRICS as COLUMNS
 from gorilla_rlaif.io import write_json
 
 log = logging.getLogger(__name__)
@@ -34,15 +35,6 @@ log = logging.getLogger(__name__)
 TABLE_FILE = "comparison.md"
 PLOT_FILE = "comparison.png"
 JSON_FILE = "comparison.json"
-# (results key, column, higher is better) in the paper's order
-COLUMNS = (
-    ("ast_accuracy", "AST accuracy", True),
-    ("hallucination_rate", "Hallucination", False),
-    ("rouge_l", "ROUGE-L", True),
-    ("codebleu", "CodeBLEU", True),
-    ("executability", "Executability", True),
-    ("ast_accuracy_strict", "AST (strict)", True),  # not in the paper: the gold API itself
-)
 LABELS = {"sft": "SFT", "ppo": "SFT + PPO (RLAIF)", "rloo": "SFT + RLOO (RLAIF)", "dpo": "SFT + DPO"}
 
 
@@ -66,28 +58,6 @@ def _read(path: Path) -> dict[str, Any]:
         raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
 
 
-def per_question(run_dir: Path, hub: str) -> dict[str, dict[int, float | None]]:
-    """metric -> question_id -> value, from an eval run's samples (several runs: their mean)."""
-    from gorilla_rlaif.eval.run import SAMPLES_FILE
-    from gorilla_rlaif.eval.score import sample_values
-    from gorilla_rlaif.io import read_jsonl
-
-    sums: dict[str, dict[int, list[float]]] = {key: {} for key, _, _ in COLUMNS}
-    for _, row in read_jsonl(run_dir / SAMPLES_FILE):
-        if row.get("hub") != hub:
-            continue
-        for key, value in sample_values(row).items():
-            if key in sums and value is not None:
-                sums[key].setdefault(row["question_id"], []).append(value)
-    return {key: {q: sum(v) / len(v) for q, v in by_q.items()} for key, by_q in sums.items()}
-
-
-def _pts(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
-
-
 def _mean_cell(summary: dict[str, Any], single: dict[str, Any] | None) -> str:
     """mean ± sd over seeds; with one seed, the value and its interval over questions."""
     from gorilla_rlaif.eval.leaderboard import format_metric
@@ -102,7 +72,8 @@ def _mean_cell(summary: dict[str, Any], single: dict[str, Any] | None) -> str:
 def aggregate(runs: list[SeedRun], hub: str) -> dict[str, Any]:
     """Read every seed's results; compute mean ± sd per model and metric, and the paired tests."""
     from gorilla_rlaif.eval import RESULTS_FILE
-    from gorilla_rlaif.metrics.stats import mean_sd, paired_comparison, verdict_text
+    from gorilla_rlaif.eval.compare import paired_vs, question_values
+    from gorilla_rlaif.metrics.stats import mean_sd
 
     models = list(runs[0].evals)
     results: dict[str, list[dict[str, Any]]] = {}
@@ -120,14 +91,11 @@ def aggregate(runs: list[SeedRun], hub: str) -> dict[str, Any]:
         }
         for name, records in results.items()
     }
-    values = {name: [per_question(run.evals[name], hub) for run in runs] for name in models}
-    paired: dict[str, dict[str, Any]] = {}
-    for name in models[1:]:
-        paired[name] = {}
-        for key, _, higher in COLUMNS:
-            comparison = paired_comparison([v[key] for v in values["sft"]], [v[key] for v in values[name]])
-            comparison["verdict"] = verdict_text(comparison, higher)
-            paired[name][key] = comparison
+    values = {
+        name: [question_values(run.evals[name], hub, mean_over_runs=True)[0] for run in runs]
+        for name in models
+    }
+    paired = paired_vs(values["sft"], {name: values[name] for name in models[1:]})
     return {"models": models, "results": results, "summary": summary, "paired": paired}
 
 
@@ -163,36 +131,15 @@ def comparison_markdown(
         cells = [LABELS.get(name, name), str(n_of[name])]
         cells += [_mean_cell(data["summary"][name][key], first.get(key)) for key, _, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
+    from gorilla_rlaif.eval.compare import paired_markdown
+
+    paired = {LABELS.get(name, name): by_metric for name, by_metric in data["paired"].items()}
     lines += [
         "",
         "#### Each RL model vs. SFT on the same questions (paired)",
         "",
-        "Difference in points (model − SFT of the same seed), averaged over questions"
-        + (" and seeds" if several else "")
-        + "; 95% interval and two-sided p-value from a bootstrap that resamples "
-        + ("seeds and questions" if several else "questions")
-        + "; better/worse only where p < 0.05.",
-        "",
-        "| Model | metric | difference | 95% interval | p | questions better / worse / same | "
-        + ("per seed | " if several else "")
-        + "reading |",
-        "|---|---|--:|--:|--:|--:|" + ("--:|" if several else "") + "---|",
+        paired_markdown(paired, "SFT").rstrip(),
     ]
-    for name, by_metric in data["paired"].items():
-        for key, label, _ in COLUMNS:
-            c = by_metric[key]
-            ci = f"[{_pts(c['ci95'][0], True)}, {_pts(c['ci95'][1], True)}]" if c.get("ci95") else "–"
-            p = (
-                "–"
-                if c.get("p_value") is None
-                else ("< 0.001" if c["p_value"] < 0.001 else f"{c['p_value']:.3f}")
-            )
-            counts = f"{c.get('better', 0)} / {c.get('worse', 0)} / {c.get('same', 0)}"
-            per_seed = (" | " + ", ".join(_pts(v, True) for v in c.get("per_seed", []))) if several else ""
-            lines.append(
-                f"| {LABELS.get(name, name)} | {label} | {_pts(c.get('diff'), True)} | {ci} | {p} | {counts}"
-                f"{per_seed} | {c['verdict']} |"
-            )
     if several:
         lines += [
             "",

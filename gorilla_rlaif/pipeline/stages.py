@@ -400,7 +400,9 @@ def _report(config: PipelineConfig, directory: Path) -> dict[str, Any]:
                 seed=seed,
                 evals={name: r.eval[name].run_dir for name in config.trained},
                 models={name: paths[name] for name in config.trained},
-                records={name: paths[name] / PROVENANCE_FILE for name in ("reward", *config.trained)},
+                records={
+                    name: paths[name] / PROVENANCE_FILE for name in ("sft", "reward", *config.trained[1:])
+                },
                 judge_report=paths["judge_report"],
             )
         )

@@ -13,6 +13,8 @@ Configs (TRL formats, see the table in the card):
 - `preferences`: `prompt`, `chosen`, `rejected`, `score_chosen`, `score_rejected`, `prompt_id`.
   Pairs are candidates of the same prompt whose scores differ by at least `margin` (ties never
   pair); `best-vs-worst` makes one pair per prompt (its best and worst), `all-pairs` every pair.
+  `rank_by: weighted_score` ranks and pairs by the judge's sum of P(desirable) instead of the
+  count of desirable answers (judges that give probabilities: `hf:`, `openai:` per-question).
 - `binary`: `id`, `prompt_id`, `prompt`, `completion`, `label` (score >= threshold), `score`,
   `answers` (per question).
 - `feedback`: every judged row, failed ones included (status, error, answers, P(yes), cost...).
@@ -57,7 +59,10 @@ class PublishConfig(BaseModel):
     version: str = Field(description="semantic version of this release, e.g. 0.1.0 (tag v0.1.0)")
     # pairing
     pairing: Literal["best-vs-worst", "all-pairs"] = "best-vs-worst"
-    margin: int = Field(1, ge=1, description="minimum score difference between chosen and rejected")
+    margin: float = Field(1, gt=0, description="minimum score difference between chosen and rejected")
+    rank_by: Literal["score", "weighted_score"] = Field(
+        "score", description="what pairs are ranked and their margin measured by"
+    )
     # binary labels
     threshold: int = Field(7, ge=0, description="binary label = score >= threshold")
     # splits
@@ -165,9 +170,22 @@ def _rank_key(row: dict[str, Any]) -> tuple:
     return (-row["score"], -(weighted if weighted is not None else 0.0), str(row["id"]))
 
 
-def preference_pairs(rows: list[dict[str, Any]], pairing: str, margin: int) -> list[dict[str, Any]]:
+def _weighted_rank_key(row: dict[str, Any]) -> tuple:
+    return (-row["weighted_score"], -row["score"], str(row["id"]))
+
+
+def preference_pairs(
+    rows: list[dict[str, Any]], pairing: str, margin: float, rank_by: str = "score"
+) -> list[dict[str, Any]]:
     """Pairs of candidates of one prompt (rows: the ok rows of that prompt)."""
-    ranked = sorted(rows, key=_rank_key)
+    if rank_by == "weighted_score":
+        missing = next((r for r in rows if r.get("weighted_score") is None), None)
+        if missing is not None:
+            raise DataError(
+                f"row {missing['id']!r} has no weighted_score: rank_by=weighted_score needs a judge that "
+                "gives probabilities (hf:PATH, or openai:MODEL in per-question mode); the rules judge gives none"
+            )
+    ranked = sorted(rows, key=_weighted_rank_key if rank_by == "weighted_score" else _rank_key)
     if len(ranked) < 2:
         return []
     if pairing == "best-vs-worst":
@@ -176,7 +194,7 @@ def preference_pairs(rows: list[dict[str, Any]], pairing: str, margin: int) -> l
         candidates = [(a, b) for a, b in combinations(ranked, 2)]
     pairs = []
     for chosen, rejected in candidates:
-        if chosen["score"] - rejected["score"] >= margin:
+        if chosen[rank_by] - rejected[rank_by] >= margin:
             pairs.append(
                 {
                     "prompt_id": chosen["prompt_id"],
@@ -312,7 +330,7 @@ def build_tables(
     for prompt_id in sorted(by_prompt, key=str):
         split = assignment[prompt_id]
         tables["preferences"][split].extend(
-            preference_pairs(by_prompt[prompt_id], config.pairing, config.margin)
+            preference_pairs(by_prompt[prompt_id], config.pairing, config.margin, config.rank_by)
         )
     return tables, question_ids, assignment
 

@@ -145,8 +145,9 @@ def _example_pair(record: dict[str, Any], rows: list[dict[str, Any]]) -> str | N
             by_prompt.setdefault(row["prompt_id"], []).append(row)
     pairing = record["config"]["pairing"]
     margin = record["config"]["margin"]
+    rank_by = record["config"].get("rank_by", "score")
     for prompt_id in sorted(by_prompt, key=str):
-        pairs = preference_pairs(by_prompt[prompt_id], pairing, margin)
+        pairs = preference_pairs(by_prompt[prompt_id], pairing, margin, rank_by)
         if pairs:
             pair = {
                 k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v) for k, v in pairs[0].items()
