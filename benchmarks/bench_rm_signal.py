@@ -35,7 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# name -> (candidates K, pairing, margin, reward mode, ranked by)
+# name -> (candidates K, pairing, margin, reward mode, ranked by[, RM epochs when not the run's])
 VARIANTS = {
     "K=4, all pairs, gap>=1 (current)": (4, "all-pairs", 1, "pairwise", "score"),
     "K=4, all pairs, gap>=2": (4, "all-pairs", 2, "pairwise", "score"),
@@ -44,6 +44,7 @@ VARIANTS = {
     "K=4, acceptability classifier": (4, "all-pairs", 1, "classifier", "score"),
     "K=4, weighted score (hf judge), gap>=0.5": (4, "all-pairs", 0.5, "pairwise", "weighted_score"),
     "K=8, all pairs, gap>=1": (8, "all-pairs", 1, "pairwise", "score"),
+    "K=8, all pairs, gap>=1, 1 RM epoch": (8, "all-pairs", 1, "pairwise", "score", 1),
     "K=8, all pairs, gap>=2": (8, "all-pairs", 2, "pairwise", "score"),
     "K=8, all pairs, gap>=3": (8, "all-pairs", 3, "pairwise", "score"),
     "K=8, acceptability classifier": (8, "all-pairs", 1, "classifier", "score"),
@@ -123,7 +124,7 @@ def main() -> int:
     wanted = args.variants or list(VARIANTS)
     results = {}
     for name in wanted:
-        k, pairing, margin, mode, rank_by = VARIANTS[name]
+        k, pairing, margin, mode, rank_by, *epochs = VARIANTS[name]
         source = feedback[k]
         if rank_by == "weighted_score":
             source = out / "feedback-k4-weighted.jsonl"
@@ -153,9 +154,8 @@ def main() -> int:
         train_rows = record["counts"]["preferences" if mode == "pairwise" else "binary"]["train"]
         accuracies, strong, seconds = [], [], []
         for rm_seed in args.rm_seeds:
-            acc, acc2, took = train_and_score(
-                r, dataset, mode, rm_seed, out / "rm" / f"{dataset.name}-{rm_seed}", test_pairs
-            )
+            rm_out = out / "rm" / f"{name_of(name)}-{rm_seed}"
+            acc, acc2, took = train_and_score(r, dataset, mode, rm_seed, rm_out, test_pairs, *epochs)
             accuracies.append(acc)
             strong.append(acc2)
             seconds.append(took)
@@ -170,15 +170,36 @@ def main() -> int:
             "accuracy_gap2": strong,
             "rm_seconds": seconds,
         }
+        previous = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+        merged = {**previous.get("results", {}), **results}
         (out / "results.json").write_text(
-            json.dumps({"costs": costs, "test_pairs": len(test_pairs), "results": results}, indent=2)
+            json.dumps(
+                {
+                    "costs": {**previous.get("costs", {}), **costs},
+                    "test_pairs": len(test_pairs),
+                    "results": merged,
+                },
+                indent=2,
+            )
         )
     print_table(results, costs, len(test_pairs))
     print(f"load average after: {os.getloadavg()}")
     return 0
 
 
-def train_and_score(r, dataset: Path, mode: str, seed: int, output_dir: Path, test_pairs: list[dict]):
+def name_of(variant: str) -> str:
+    return variant.replace(" ", "_").replace(",", "").replace(">=", "ge").replace("=", "")
+
+
+def train_and_score(
+    r,
+    dataset: Path,
+    mode: str,
+    seed: int,
+    output_dir: Path,
+    test_pairs: list[dict],
+    epochs: float | None = None,
+):
     """Train the run's reward model on `dataset` (mode, seed) and score the common held-out pairs."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -191,6 +212,7 @@ def train_and_score(r, dataset: Path, mode: str, seed: int, output_dir: Path, te
             "seed": seed,
             "output_dir": str(output_dir),
             "overwrite": True,
+            **({"num_train_epochs": epochs} if epochs else {}),
             "dataset": r.reward.dataset.model_copy(
                 update={"path": str(dataset), "name": "preferences" if mode == "pairwise" else "binary"}
             ),

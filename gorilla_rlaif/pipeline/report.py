@@ -103,6 +103,7 @@ def comparison_markdown(
     data: dict[str, Any], runs: list[SeedRun], hub: str, caveat: str | None = None
 ) -> str:
     """Tables (1)-(3) of the module docstring."""
+    from gorilla_rlaif.eval.compare import paired_markdown
     from gorilla_rlaif.eval.leaderboard import format_metric
 
     seeds = [run.seed for run in runs]
@@ -131,8 +132,6 @@ def comparison_markdown(
         cells = [LABELS.get(name, name), str(n_of[name])]
         cells += [_mean_cell(data["summary"][name][key], first.get(key)) for key, _, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
-    from gorilla_rlaif.eval.compare import paired_markdown
-
     paired = {LABELS.get(name, name): by_metric for name, by_metric in data["paired"].items()}
     lines += [
         "",
