@@ -55,8 +55,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     api.add_argument(
         "--retry-failed", action="store_true", help="re-ask rows and requests that failed before"
     )
-    api.add_argument("--top-logprobs", type=int, default=5)
-    api.add_argument("--response-format", choices=("json_schema", "json_object"), default="json_schema")
+    api.add_argument("--top-logprobs", type=int, default=5, help="alternatives per token (0: no logprobs)")
+    api.add_argument(
+        "--response-format",
+        choices=("auto", "json_schema", "json_object_schema", "json_object", "none"),
+        default="auto",
+        help="rubric mode (auto: the first the server accepts and enforces, in this order)",
+    )
+    api.add_argument(
+        "--min-yes-no-mass",
+        type=float,
+        default=0.05,
+        help="per-question: least P(yes)+P(no) among the alternatives to read an answer from",
+    )
+    api.add_argument(
+        "--max-consecutive-failures",
+        type=int,
+        default=5,
+        help="stop when this many rows in a row fail the same way (0: never)",
+    )
     api.add_argument(
         "--price", action="append", default=[], metavar="MODEL=IN,OUT", help="USD per 1M tokens (repeatable)"
     )
@@ -98,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
                 mode=args.mode,
                 response_format=args.response_format,
                 top_logprobs=args.top_logprobs,
+                min_yes_no_mass=args.min_yes_no_mass,
+                max_consecutive_failures=args.max_consecutive_failures,
                 llm=llm,
                 batch_size=args.batch_size,
                 device=args.device,

@@ -17,8 +17,24 @@ timeout), `garbage` (a 200 whose body is not JSON), `malformed` (a valid complet
 is unreadable), `echo_auth` (a 500 whose body echoes the Authorization header, to test that
 credentials never leak into our rows and logs). `latency` adds a fixed delay to every request.
 
+Server profiles (`profile=`, a `ServerProfile` or one of the names in `PROFILES`) reproduce how
+real OpenAI-compatible servers differ, each behaviour on its own or together:
+
+- `openai` (default): `json_schema` enforced; `json_object` (with or without a `schema`) answers
+  the rubric keys the prompt lists; logprobs as above.
+- `rejects-json-schema`: llama-cpp-python's server (0.3.x): `response_format.type = json_schema`
+  is refused with HTTP 500 and the pydantic validation body it sends; `json_object` + `schema`
+  is enforced; plain `json_object` makes the model invent keys of its own.
+- `marker-top-token`: a small model that copies the `<<<domain>>>` markers it was shown: the top
+  token of a one-token answer is `<<`, with yes and no further down the `top_logprobs` (their
+  mass split by the policy; a side can fall out of the top k); a re-ask carrying a stricter
+  instruction ("exactly one word") gets a plain yes/no.
+- `one-at-a-time`: requests are answered strictly one after another (llama-cpp-python's server
+  holds a lock around its one model); the others wait in line.
+- `llama-cpp-python`: all three together, as the issue's run met them.
+
 Counting: `answered[key]` counts answers actually delivered per request content (`request_key`),
-`received[key]` every request. An answer is only counted once the client is known to be still
+`bodies[hash]` per whole request body (parameters too), `received[key]` every request. An answer is only counted once the client is known to be still
 connected (a request held by `pause_after` whose client died is counted in `abandoned`).
 
 Per /work/shared/ENVIRONMENT.md, a `ThreadingHTTPServer` needs a large `request_queue_size` and
@@ -30,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import select
 import socket
 import threading
@@ -38,9 +55,51 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 FAULT_KINDS = ("429", "500", "hang", "garbage", "malformed", "echo_auth")
+
+# The body llama-cpp-python 0.3.x's server sends for `response_format.type = json_schema` (HTTP 500).
+LLAMA_CPP_PYTHON_REFUSAL = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
+)
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    """How a server behaves where OpenAI-compatible servers differ (see the module docstring)."""
+
+    name: str = "openai"
+    json_schema: Literal["enforced", "refused"] = "enforced"
+    json_object_schema: Literal["follows_prompt", "enforced"] = "follows_prompt"
+    json_object: Literal["follows_prompt", "own_keys"] = "follows_prompt"
+    top_token: Literal["answer", "marker"] = "answer"
+    one_at_a_time: bool = False
+
+
+PROFILES: dict[str, ServerProfile] = {
+    "openai": ServerProfile(),
+    "rejects-json-schema": ServerProfile(
+        "rejects-json-schema", json_schema="refused", json_object_schema="enforced", json_object="own_keys"
+    ),
+    "marker-top-token": ServerProfile("marker-top-token", top_token="marker"),
+    "one-at-a-time": ServerProfile("one-at-a-time", one_at_a_time=True),
+    "llama-cpp-python": ServerProfile(
+        "llama-cpp-python",
+        json_schema="refused",
+        json_object_schema="enforced",
+        json_object="own_keys",
+        top_token="marker",
+        one_at_a_time=True,
+    ),
+}
+# The marker model's alternatives for a one-token answer: `<<` on top, yes + no sharing
+# MARKER_YES_NO_MASS by the policy's P(yes), then a few other tokens.
+MARKER_YES_NO_MASS = 0.3
+MARKER_OTHERS = (("<<", 0.5), ("<", 0.08), ("The", 0.05), ("```", 0.04))
+STRICT_HINT = "exactly one word"
 
 Policy = Callable[[str], float]
 
@@ -74,6 +133,22 @@ class Fault:
     remaining: int
     match: str | None = None
     retry_after: float | None = None
+
+
+def body_key(body: dict[str, Any]) -> str:
+    """What identifies a whole request: every field (messages, temperature, seed, formats, ...)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()[:24]
+
+
+def marker_alternatives(p_yes: float) -> list[tuple[str, float]]:
+    """The `marker-top-token` model's next-token distribution (head), most likely first."""
+    alts = [*MARKER_OTHERS, ("yes", MARKER_YES_NO_MASS * p_yes), ("no", MARKER_YES_NO_MASS * (1 - p_yes))]
+    return sorted(alts, key=lambda a: -a[1])
+
+
+def _rubric_keys(text: str) -> list[str]:
+    """The question ids a rubric prompt lists (`- imports: Does the code ...`)."""
+    return re.findall(r"(?m)^- ([a-z][a-z0-9_]*): ", text)
 
 
 def _token(text: str, p_yes: float | None, top: int) -> dict[str, Any]:
@@ -157,12 +232,15 @@ class OpenAITestServer:
         *,
         latency: float = 0.0,
         policy: Policy = hash_policy,
+        profile: ServerProfile | str = "openai",
         hang_seconds: float = 30.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
         self.latency = latency
         self.policy = policy
+        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
+        self._one_at_a_time = threading.Lock()
         self.hang_seconds = hang_seconds
         self._host, self._port = host, port
         self._lock = threading.Lock()
@@ -231,11 +309,14 @@ class OpenAITestServer:
     def reset_counts(self) -> None:
         with self._lock:
             self.answered: Counter[str] = Counter()
+            self.bodies: Counter[str] = Counter()
             self.received: Counter[str] = Counter()
             self.statuses: Counter[str] = Counter()
             self.abandoned = 0
             self.in_flight = 0
             self.max_in_flight = 0
+            self.processing = 0
+            self.max_processing = 0
             self._reserved = 0
             self._waiting = 0
 
@@ -281,10 +362,24 @@ class OpenAITestServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            self._respond(handler, body, key, text)
+            if self.profile.one_at_a_time:
+                with self._one_at_a_time:
+                    self._processing(handler, body, key, text)
+            else:
+                self._processing(handler, body, key, text)
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _processing(self, handler: _Handler, body: dict[str, Any], key: str, text: str) -> None:
+        with self._lock:
+            self.processing += 1
+            self.max_processing = max(self.max_processing, self.processing)
+        try:
+            self._respond(handler, body, key, text)
+        finally:
+            with self._lock:
+                self.processing -= 1
 
     def _respond(self, handler: _Handler, body: dict[str, Any], key: str, text: str) -> None:
         if self.latency:
@@ -313,6 +408,13 @@ class OpenAITestServer:
                 handler.close_connection = True
             return
 
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema" and self.profile.json_schema == "refused":
+            self._count_status("refused")
+            handler._send_json(
+                500, {"error": {"message": LLAMA_CPP_PYTHON_REFUSAL, "type": "internal_server_error"}}
+            )
+            return
         if not self._wait_gate(handler):
             return
         try:
@@ -352,6 +454,7 @@ class OpenAITestServer:
             handler._send_json(200, response)
             with self._lock:
                 self.answered[key] += 1
+                self.bodies[body_key(body)] += 1
             self._count_status("malformed" if fault is not None else "200")
         finally:
             with self._lock:
@@ -387,9 +490,23 @@ class OpenAITestServer:
         want_logprobs = bool(body.get("logprobs"))
         top = int(body.get("top_logprobs") or 0)
         response_format = body.get("response_format") or {}
-        if response_format.get("type") == "json_schema":
+        kind = response_format.get("type")
+        properties: list[str] | None = None
+        if kind == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {}
             properties = list((schema.get("properties") or {}).keys())
+        elif kind == "json_object":
+            schema = response_format.get("schema")
+            if schema and self.profile.json_object_schema == "enforced":
+                properties = list((schema.get("properties") or {}).keys())
+            elif self.profile.json_object == "own_keys":
+                content = json.dumps({"answer": "yes", "reason": "The code looks fine."})
+                return content, ([_token(content, None, top)] if want_logprobs else None)
+            else:
+                properties = _rubric_keys(text)
+        elif _rubric_keys(text):  # no response_format: a rubric prompt alone asks for JSON
+            properties = _rubric_keys(text)
+        if properties is not None:
             tokens: list[dict[str, Any]] = []
             answers = {}
             pieces: list[tuple[str, float | None]] = [("{", None)]
@@ -404,6 +521,19 @@ class OpenAITestServer:
             return content, (tokens if want_logprobs else None)
         p = self.policy(text)
         answer = "yes" if p >= 0.5 else "no"
+        last_user = [m for m in body.get("messages") or [] if m.get("role") == "user"][-1:]
+        strict = bool(last_user) and STRICT_HINT in str(last_user[0].get("content", ""))
+        if self.profile.top_token == "marker" and not strict:
+            alts = marker_alternatives(p)
+            entry: dict[str, Any] = {
+                "token": alts[0][0],
+                "bytes": list(alts[0][0].encode()),
+                "logprob": math.log(alts[0][1]),
+                "top_logprobs": [
+                    {"token": t, "logprob": math.log(q), "bytes": list(t.encode())} for t, q in alts[:top]
+                ],
+            }
+            return alts[0][0], ([entry] if want_logprobs else None)
         return answer, ([_token(answer, p, top)] if want_logprobs else None)
 
 
@@ -416,8 +546,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="openai", help="server behaviour")
     args = parser.parse_args(argv)
-    server = OpenAITestServer(latency=args.latency, port=args.port).start()
+    server = OpenAITestServer(latency=args.latency, port=args.port, profile=args.profile).start()
     print(f"PORT {server.port}", flush=True)
     try:
         sys.stdin.read()  # serve until stdin closes (the parent exits or closes the pipe)
