@@ -14,7 +14,7 @@ Answers cost money, so this module is built so that none is lost and none is pai
   `max_malformed_retries` times, then recorded as a failure with the reason and every unreadable
   answer. Never a silent None or a default value. A re-ask always changes the request: round 1
   continues the conversation with what was wrong and the caller's stricter instruction
-  (`ChatRequest.reask_instruction`); rounds 2+ also sample at `reask_temperature` with a seed that
+  (`ChatRequest.reask_instruction`, with `reask_params` such as more alternatives); rounds 2+ also sample at `reask_temperature` with a seed that
   differs per round. So a deterministic server never gets the identical request twice, not even
   across `retry_failed` runs (a retried malformed failure goes on with the next round). Re-asks
   are counted (`reasks`) and paid like any request.
@@ -127,8 +127,10 @@ class ChatRequest(BaseModel):
     response_format: dict[str, Any] | None = None
     seed: int | None = None
     key_extra: dict[str, Any] = Field(default_factory=dict)
-    # What a re-ask adds after "Your answer could not be read (REASON)." (not sent otherwise).
+    # What a re-ask adds after "Your answer could not be read (REASON).", and the parameters it
+    # changes besides (e.g. more `top_logprobs`); neither is sent otherwise.
     reask_instruction: str = "Reply again, in exactly the format asked for."
+    reask_params: dict[str, Any] = Field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"temperature": self.temperature}
@@ -445,6 +447,7 @@ def request_shape_param(status: int | None, message: str) -> str | None:
 
 
 Validator = Callable[[str, list[dict[str, Any]] | None], Any]
+_WARNED_NO_PRICE: set[str] = set()  # models already warned about (once per process)
 
 
 class LLMClient:
@@ -469,6 +472,8 @@ class LLMClient:
         self._price = settings.price()
         if self._price is None:
             self.totals.cost_usd = self.totals.cached_cost_usd = None
+        if self._price is None and settings.model not in _WARNED_NO_PRICE:
+            _WARNED_NO_PRICE.add(settings.model)
             log.warning(
                 "no price known for model %r: cost will be reported as unknown (set one with --price)",
                 settings.model,
@@ -672,6 +677,7 @@ class LLMClient:
                 "content": f"Your answer could not be read ({result.malformed_reasons[-1]}). {request.reask_instruction}",
             },
         ]
+        params.update(request.reask_params)
         if round_ >= 2:
             if request.temperature == 0:
                 params["temperature"] = self.settings.reask_temperature
@@ -718,7 +724,7 @@ class LLMClient:
                 value = validate(content, logprobs) if validate is not None else content
             except MalformedAnswer as exc:
                 reason = str(exc)
-                if finish_reason == "length":
+                if finish_reason == "length" and (request.max_tokens or 0) > 1:
                     reason += f" (cut at max_tokens={request.max_tokens})"
                 result.malformed.append(self.redact(content or ""))
                 result.malformed_reasons.append(reason)

@@ -32,6 +32,12 @@ def _price(text: str):
     return model.strip(), Price(input=prompt, output=completion)
 
 
+def _default(field: str):
+    from gorilla_rlaif.judge import JudgeConfig
+
+    return JudgeConfig.model_fields[field].default
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("candidates", help="candidates JSONL (from `gorilla-rlaif generate`)")
     parser.add_argument("--output", "-o", required=True, help="feedback JSONL (appended to / resumed)")
@@ -65,13 +71,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     api.add_argument(
         "--min-yes-no-mass",
         type=float,
-        default=0.05,
+        default=_default("min_yes_no_mass"),
         help="per-question: least P(yes)+P(no) among the alternatives to read an answer from",
     )
     api.add_argument(
         "--max-consecutive-failures",
         type=int,
-        default=5,
+        default=_default("max_consecutive_failures"),
         help="stop when this many rows in a row fail the same way (0: never)",
     )
     api.add_argument(

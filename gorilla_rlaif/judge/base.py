@@ -74,7 +74,7 @@ class JudgeConfig(BaseModel):
         5, ge=0, le=20, description="alternatives per token to read P(yes) from (0: no logprobs)"
     )
     min_yes_no_mass: float = Field(
-        0.05,
+        0.02,
         ge=0,
         le=1,
         description="per-question mode: least P(yes-tokens) + P(no-tokens) among the alternatives "

@@ -15,6 +15,17 @@ with a schema whose single key (`PROBE_KEY`) no prompt mentions: an answer that 
 from the server's grammar, not from the model. Logprobs are probed with one one-token question:
 they count as supported when the answer carries `top_logprobs`.
 
+Whether the server answers requests in parallel is measured too, when the run would send more
+than one at a time: three one-token probes in a row give the time of one answer (the fastest),
+then four go out together. A server that answers one request at a time (llama-cpp-python's
+server holds a lock around its one model; Ollama with `OLLAMA_NUM_PARALLEL=1`) answers them
+after 1, 2, 3 and 4 times that (median 2.5x); a batching server (vLLM, OpenAI) after about 1x.
+A ratio between 1.4x and 2.2x is measured again (up to 3 rounds, then the mean decides); from
+`SERIAL_RATIO` (1.8x) the run sends one request at a time, because requests queued behind each other on the
+server time out on the client (the server still computes the abandoned ones) and are retried:
+against llama-cpp-python with 8 in flight, 10 of 30 rubric requests timed out at 60 s. Servers
+that answer in under `PARALLEL_PROBE_MIN_SECONDS` are not measured: queueing cannot hurt there.
+
 The decision is stored in the run's SQLite cache (table `capabilities`, keyed by server URL and
 model), logged, recorded in the feedback rows' judge settings and the run's meta file, and
 reused when the run resumes, so a resumed run sends the same request shapes (and hits its
@@ -23,8 +34,11 @@ cached answers). A format set explicitly (`response_format` other than `auto`) i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import statistics
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -38,6 +52,10 @@ ResponseFormat = Literal["json_schema", "json_object_schema", "json_object", "no
 # The fallback order for rubric mode (`response_format: auto`).
 FORMAT_ORDER: tuple[ResponseFormat, ...] = ("json_schema", "json_object_schema", "json_object", "none")
 PROBE_KEY = "probe_answer_qz"
+PARALLEL_PROBE_MIN_SECONDS = 0.05
+SERIAL_RATIO = 1.8  # median of four concurrent answers / one alone, from which a server is serial
+PARALLEL_UNCLEAR = (1.4, 2.2)  # a ratio in between is measured again (up to PARALLEL_PROBE_ROUNDS)
+PARALLEL_PROBE_ROUNDS = 3
 OPENAI_URL = "https://api.openai.com/v1"
 
 
@@ -56,6 +74,8 @@ class Capabilities(BaseModel):
     top_logprobs_returned: int | None = Field(None, description="alternatives per token the server gave")
     response_format: ResponseFormat | None = None
     rubric_logprobs: bool | None = Field(None, description="logprobs accepted together with that format")
+    parallel: bool | None = Field(None, description="answers several requests at once (None: not measured)")
+    seconds_per_probe: float | None = None
     probes: list[Probe] = Field(default_factory=list)
     negotiated_at: str = Field(default_factory=utc_now)
 
@@ -68,6 +88,8 @@ class Capabilities(BaseModel):
                 f"logprobs={'yes' if self.logprobs else 'no'}"
                 + (f" (top {self.top_logprobs_returned})" if self.logprobs else "")
             )
+        if self.parallel is not None:
+            parts.append("parallel requests" if self.parallel else "one request at a time")
         return ", ".join(parts) or "nothing negotiated"
 
 
@@ -99,14 +121,59 @@ def _enforced(content: str | None) -> bool:
     return isinstance(data, dict) and str(data.get(PROBE_KEY, "")).strip().lower() in ("yes", "no")
 
 
-async def _probe_logprobs(client: LLMClient, caps: Capabilities, top: int) -> None:
-    request = ChatRequest(
-        messages=({"role": "user", "content": _PROBE_QUESTION},),
+def _one_token(question: str, top: int) -> ChatRequest:
+    return ChatRequest(
+        messages=({"role": "user", "content": question},),
         max_tokens=1,
         temperature=0.0,
-        logprobs=True,
-        top_logprobs=top,
+        logprobs=top > 0,
+        top_logprobs=top or None,
     )
+
+
+async def _timed(client: LLMClient, caps: Capabilities, request: ChatRequest) -> float:
+    start = time.monotonic()
+    result = await client.probe(request)
+    if not result.ok:
+        raise LLMFatalError(f"{caps.server} did not answer the capability probe (timing): {result.error}")
+    return time.monotonic() - start
+
+
+async def _probe_parallel(client: LLMClient, caps: Capabilities) -> None:
+    questions = ("Is fire hot?", "Is ice cold?", "Is the sea salty?", "Is snow white?", "Is grass green?")
+    # Without logprobs: llama-cpp-python computes them for every prompt token (slow and noisy).
+    # On a busy machine one measurement can mislead, so an unclear ratio is measured again.
+    ratios: list[float] = []
+    for attempt in range(PARALLEL_PROBE_ROUNDS):
+        alone = min(
+            [await _timed(client, caps, _one_token(f"{q} Reply yes or no.", 0)) for q in questions[:3]]
+        )
+        caps.seconds_per_probe = round(alone, 4)
+        if alone < PARALLEL_PROBE_MIN_SECONDS:
+            caps.probes.append(
+                Probe(what="parallel requests", outcome=f"not measured: one answer takes {alone:.3f} s")
+            )
+            return
+        together = await asyncio.gather(
+            *(_timed(client, caps, _one_token(f"{q} Answer yes or no.", 0)) for q in questions[1:])
+        )
+        ratios.append(statistics.median(together) / alone)
+        caps.probes.append(
+            Probe(
+                what=f"parallel requests ({attempt + 1})",
+                outcome=f"one answer {alone:.2f} s, {len(together)} sent together "
+                + "/".join(f"{t:.2f}" for t in sorted(together))
+                + f" s: median {ratios[-1]:.1f}x",
+            )
+        )
+        if not PARALLEL_UNCLEAR[0] < ratios[-1] < PARALLEL_UNCLEAR[1]:
+            break
+    caps.parallel = statistics.mean(ratios) < SERIAL_RATIO
+    caps.probes[-1].outcome += f": {'parallel' if caps.parallel else 'one at a time'}"
+
+
+async def _probe_logprobs(client: LLMClient, caps: Capabilities, top: int) -> None:
+    request = _one_token(_PROBE_QUESTION, top)
     what = f"logprobs with top_logprobs={top}"
     caps.top_logprobs_asked = top
     try:
@@ -181,9 +248,11 @@ async def negotiate(
     *,
     need_logprobs: int,
     need_format: bool,
+    need_parallel: bool,
 ) -> Capabilities:
-    """Probe what `known` lacks: logprobs (when `need_logprobs` alternatives are wanted) and the
-    rubric response format (when `need_format`). Returns the merged capabilities."""
+    """Probe what `known` lacks: logprobs (when `need_logprobs` alternatives are wanted), the
+    rubric response format (when `need_format`) and whether requests are answered in parallel
+    (when `need_parallel`). Returns the merged capabilities."""
     settings = client.settings
     caps = (
         known.model_copy(deep=True)
@@ -194,6 +263,8 @@ async def negotiate(
         await _probe_logprobs(client, caps, need_logprobs)
     if need_format and caps.response_format is None:
         await _probe_formats(client, caps, need_logprobs)
+    if need_parallel and caps.seconds_per_probe is None:
+        await _probe_parallel(client, caps)
     if caps != known:
         caps.negotiated_at = utc_now()
     return caps

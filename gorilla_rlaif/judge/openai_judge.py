@@ -59,6 +59,8 @@ from gorilla_rlaif.llm import (
 
 log = logging.getLogger(__name__)
 
+MAX_TOP_LOGPROBS = 20  # the most OpenAI, vLLM and Ollama return per token
+
 _WORD = re.compile(r"[^a-z]")
 
 
@@ -204,22 +206,23 @@ class OpenAIJudge(Judge):
         """Negotiate, once, what this run needs from the server (see `capabilities`)."""
         if self.capabilities is not None:
             return
-        need_logprobs = self.config.top_logprobs
-        need_format = self.config.mode == "rubric" and self.config.response_format == "auto"
+        needs = {
+            "need_logprobs": self.config.top_logprobs,
+            "need_format": self.config.mode == "rubric" and self.config.response_format == "auto",
+            "need_parallel": self.config.llm.concurrency > 1,
+        }
         known = None
         if self.cache is not None:
             stored = self.cache.get_capabilities(self.server, self.config.llm.model)
             known = Capabilities.model_validate(stored) if stored else None
-        if not need_logprobs and not need_format:
+        if not any(needs.values()):
             self.capabilities = known or Capabilities(server=self.server, model=self.config.llm.model)
             return
-        self.capabilities = run_sync(self._negotiate(known, need_logprobs, need_format))
+        self.capabilities = run_sync(self._negotiate(known, **needs))
 
-    async def _negotiate(
-        self, known: Capabilities | None, need_logprobs: int, need_format: bool
-    ) -> Capabilities:
+    async def _negotiate(self, known: Capabilities | None, **needs: Any) -> Capabilities:
         async with LLMClient(self.config.llm, None, namespace="judge:probe", api_key=self._api_key) as client:
-            caps = await negotiate(client, known, need_logprobs=need_logprobs, need_format=need_format)
+            caps = await negotiate(client, known, **needs)
             self._negotiation = client.totals.as_dict()
         fresh = caps != known
         if fresh and self.cache is not None:
@@ -244,6 +247,13 @@ class OpenAIJudge(Judge):
             return self.config.response_format
         assert self.capabilities is not None and self.capabilities.response_format, "call prepare() first"
         return self.capabilities.response_format
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight: the setting, or 1 for a server that answers one at a time."""
+        if self.capabilities is not None and self.capabilities.parallel is False:
+            return 1
+        return self.config.llm.concurrency
 
     @property
     def top_logprobs(self) -> int:
@@ -309,6 +319,8 @@ class OpenAIJudge(Judge):
             top_logprobs=top or None,
             key_extra={**self._key_extra(), "question": question.id},
             reask_instruction="Reply with exactly one word: yes or no.",
+            # a re-ask also looks further down the distribution for yes and no
+            reask_params={"top_logprobs": MAX_TOP_LOGPROBS} if 0 < top < MAX_TOP_LOGPROBS else {},
         )
 
     def _keys_form(self) -> str:
@@ -394,9 +406,16 @@ class OpenAIJudge(Judge):
     async def ajudge(self, items: Sequence[JudgeItem], on_result: OnResult | None = None) -> list[Judgment]:
         results: list[Judgment | None] = [None] * len(items)
         breaker = _Breaker(self.config.max_consecutive_failures)
-        async with LLMClient(
-            self.config.llm, self.cache, namespace="judge:openai", api_key=self._api_key
-        ) as client:
+        settings = self.config.llm
+        if self.concurrency != settings.concurrency:
+            log.info(
+                "%s answers one request at a time: sending 1 at a time instead of %d (queued requests "
+                "would time out)",
+                self.server,
+                settings.concurrency,
+            )
+            settings = settings.model_copy(update={"concurrency": self.concurrency})
+        async with LLMClient(settings, self.cache, namespace="judge:openai", api_key=self._api_key) as client:
             self.client = client
             next_index = iter(range(len(items)))
 
@@ -411,7 +430,7 @@ class OpenAIJudge(Judge):
 
             # Items in flight = concurrency: enough to keep every request slot busy, without
             # creating a coroutine per item for large files.
-            n_workers = min(len(items), self.config.llm.concurrency)
+            n_workers = min(len(items), settings.concurrency)
             try:
                 await asyncio.gather(*(worker() for _ in range(n_workers)))
             except RequestShapeError as exc:

@@ -31,6 +31,8 @@ real OpenAI-compatible servers differ, each behaviour on its own or together:
   instruction ("exactly one word") gets a plain yes/no.
 - `one-at-a-time`: requests are answered strictly one after another (llama-cpp-python's server
   holds a lock around its one model); the others wait in line.
+- `no-logprobs` / `refuses-logprobs`: `logprobs` is ignored (no logprobs in the answer) / refused
+  with HTTP 400 naming the parameter.
 - `llama-cpp-python`: all three together, as the issue's run met them.
 
 Counting: `answered[key]` counts answers actually delivered per request content (`request_key`),
@@ -59,11 +61,13 @@ from typing import Any, Literal
 
 FAULT_KINDS = ("429", "500", "hang", "garbage", "malformed", "echo_auth")
 
-# The body llama-cpp-python 0.3.x's server sends for `response_format.type = json_schema` (HTTP 500).
+# The error message llama-cpp-python 0.3.36's server sends for `response_format.type = json_schema`
+# (HTTP 500, "type": "internal_server_error"), as measured against the real server.
 LLAMA_CPP_PYTHON_REFUSAL = (
-    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
     "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
-    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"llama_cpp/server/app.py\", "
+    "line 376, in create_chat_completion\n    POST /v1/chat/completions"
 )
 
 
@@ -76,7 +80,9 @@ class ServerProfile:
     json_object_schema: Literal["follows_prompt", "enforced"] = "follows_prompt"
     json_object: Literal["follows_prompt", "own_keys"] = "follows_prompt"
     top_token: Literal["answer", "marker"] = "answer"
+    reask_helps: bool = True  # marker model: a stricter re-ask gets a plain yes/no
     one_at_a_time: bool = False
+    logprobs: Literal["given", "ignored", "refused"] = "given"
 
 
 PROFILES: dict[str, ServerProfile] = {
@@ -86,6 +92,8 @@ PROFILES: dict[str, ServerProfile] = {
     ),
     "marker-top-token": ServerProfile("marker-top-token", top_token="marker"),
     "one-at-a-time": ServerProfile("one-at-a-time", one_at_a_time=True),
+    "no-logprobs": ServerProfile("no-logprobs", logprobs="ignored"),
+    "refuses-logprobs": ServerProfile("refuses-logprobs", logprobs="refused"),
     "llama-cpp-python": ServerProfile(
         "llama-cpp-python",
         json_schema="refused",
@@ -310,6 +318,7 @@ class OpenAITestServer:
         with self._lock:
             self.answered: Counter[str] = Counter()
             self.bodies: Counter[str] = Counter()
+            self.seen_bodies: list[str] = []  # every answered request body, as JSON, in order
             self.received: Counter[str] = Counter()
             self.statuses: Counter[str] = Counter()
             self.abandoned = 0
@@ -409,6 +418,18 @@ class OpenAITestServer:
             return
 
         response_format = body.get("response_format") or {}
+        if body.get("logprobs") and self.profile.logprobs == "refused":
+            self._count_status("refused")
+            handler._send_json(
+                400,
+                {
+                    "error": {
+                        "message": "logprobs is not supported by this server",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
+            return
         if response_format.get("type") == "json_schema" and self.profile.json_schema == "refused":
             self._count_status("refused")
             handler._send_json(
@@ -455,6 +476,7 @@ class OpenAITestServer:
             with self._lock:
                 self.answered[key] += 1
                 self.bodies[body_key(body)] += 1
+                self.seen_bodies.append(json.dumps(body, sort_keys=True))
             self._count_status("malformed" if fault is not None else "200")
         finally:
             with self._lock:
@@ -487,7 +509,7 @@ class OpenAITestServer:
             self.statuses[status] += 1
 
     def _answer(self, body: dict[str, Any], text: str) -> tuple[str, list[dict[str, Any]] | None]:
-        want_logprobs = bool(body.get("logprobs"))
+        want_logprobs = bool(body.get("logprobs")) and self.profile.logprobs == "given"
         top = int(body.get("top_logprobs") or 0)
         response_format = body.get("response_format") or {}
         kind = response_format.get("type")
@@ -522,7 +544,11 @@ class OpenAITestServer:
         p = self.policy(text)
         answer = "yes" if p >= 0.5 else "no"
         last_user = [m for m in body.get("messages") or [] if m.get("role") == "user"][-1:]
-        strict = bool(last_user) and STRICT_HINT in str(last_user[0].get("content", ""))
+        strict = (
+            self.profile.reask_helps
+            and bool(last_user)
+            and STRICT_HINT in str(last_user[0].get("content", ""))
+        )
         if self.profile.top_token == "marker" and not strict:
             alts = marker_alternatives(p)
             entry: dict[str, Any] = {
