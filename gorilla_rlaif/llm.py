@@ -562,24 +562,13 @@ class LLMClient:
         """Send one request as it is (pace and transport retries, no cache, no validation, no
         re-ask): what a server answers, to find out what it accepts. A refused request shape
         raises `RequestShapeError`; a transport failure comes back as a failed result."""
-        import openai
-
         assert self._sem is not None, "use `async with LLMClient(...)`"
         result = ChatResult(key=self.cache_key(request), ok=False)
         async with self._sem:
             self.totals.probes += 1
-            try:
-                completion = await self._send(
-                    [dict(m) for m in request.messages], request.params(), request, result
-                )
-            except LLMFatalError:
-                raise
-            except (openai.APIError, _Retryable, asyncio.TimeoutError) as exc:
-                result.error = self.redact(
-                    f"request failed after {result.attempts} attempt(s): {_describe(exc)}"
-                )
-                result.failure_kind = _failure_kind(exc)
-            else:
+            messages = [dict(m) for m in request.messages]
+            completion = await self._send_or_fail(messages, request.params(), request, result)
+            if completion is not None:
                 result.content, result.logprobs, result.finish_reason = _read_choice(completion)
                 result.ok = True
         self._account(result)
@@ -687,7 +676,6 @@ class LLMClient:
     async def _ask(
         self, key: str, request: ChatRequest, validate: Validator | None, previous: ChatResult | None = None
     ) -> ChatResult:
-        import openai
 
         result = ChatResult(key=key, ok=False)
         if previous is not None:  # retry_failed: unreadable answers so far are kept, rounds go on
@@ -706,15 +694,8 @@ class LLMClient:
             if round_ > 0:
                 result.reasks += 1
                 self.totals.reasks += 1
-            try:
-                completion = await self._send(messages, params, request, result)
-            except LLMFatalError:
-                raise
-            except (openai.APIError, _Retryable, asyncio.TimeoutError) as exc:
-                result.error = self.redact(
-                    f"request failed after {result.attempts} attempt(s): {_describe(exc)}"
-                )
-                result.failure_kind = _failure_kind(exc)
+            completion = await self._send_or_fail(messages, params, request, result)
+            if completion is None:
                 break
             content, logprobs, finish_reason = _read_choice(completion)
             result.finish_reason = finish_reason
@@ -736,6 +717,21 @@ class LLMClient:
             break
         self._account(result)
         return result
+
+    async def _send_or_fail(
+        self, messages: list[dict[str, str]], params: dict[str, Any], request: ChatRequest, result: ChatResult
+    ) -> Any:
+        """The completion, or None with the failure recorded on `result` once retries are spent."""
+        import openai
+
+        try:
+            return await self._send(messages, params, request, result)
+        except LLMFatalError:
+            raise
+        except (openai.APIError, _Retryable, asyncio.TimeoutError) as exc:
+            result.error = self.redact(f"request failed after {result.attempts} attempt(s): {_describe(exc)}")
+            result.failure_kind = _failure_kind(exc)
+            return None
 
     async def _send(
         self, messages: list[dict[str, str]], params: dict[str, Any], request: ChatRequest, result: ChatResult
