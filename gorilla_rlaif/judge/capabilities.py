@@ -16,18 +16,19 @@ from the server's grammar, not from the model. Logprobs are probed with one one-
 they count as supported when the answer carries `top_logprobs`.
 
 Whether the server answers requests in parallel is measured too, when the run would send more
-than one at a time: four one-token probes go out together. A server that answers one request at
-a time (llama-cpp-python's server holds a lock around its one model; Ollama with
-`OLLAMA_NUM_PARALLEL=1`) answers them one after another, the last about four times later than the
-first; a batching server (vLLM, OpenAI) answers them together. The spread last/first compares the
-four with each other, so a busy machine that slows every request alike does not change it (a
-first version compared them with a probe sent alone, and took llama-cpp-python for parallel
-when that one probe was slow). From `SERIAL_SPREAD` (2x) the run sends one request at a time;
-a spread between 1.5x and 2.7x is measured again (up to 3 rounds, then the mean decides).
-Requests queued behind each other on such a server time out on the client (the server still
-computes the abandoned ones) and are retried: against llama-cpp-python with 8 in flight, 10 of
-30 rubric requests timed out at 60 s. Servers that answer in under
-`PARALLEL_PROBE_MIN_SECONDS` are not measured: queueing cannot hurt there.
+than one at a time: three one-token probes in a row give the time of one answer alone (the
+fastest of the three), then four go out together. A server that answers one request at a time
+(llama-cpp-python's server holds a lock around its one model; Ollama with
+`OLLAMA_NUM_PARALLEL=1`) answers the four one after another, so the last comes about three
+answer-times after the first; a batching server (vLLM, OpenAI) answers them together. The gap
+between first and last is used, not their times, because a stall of the busy machine or the
+server delays all four alike (measured here: a stall made all four take 2.8-3.2 s on
+llama-cpp-python, answered 0.05-0.2 s apart). From a gap of `SERIAL_SPREAD` (1.5) times one
+answer the run sends one request at a time; a gap between 1.0x and 2.2x is measured again (up
+to 3 rounds, then the mean decides). Requests queued behind each other on such a server time
+out on the client (the server still computes the abandoned ones) and are retried: against
+llama-cpp-python with 8 in flight, 10 of 30 rubric requests timed out at 60 s. Servers that
+answer in under `PARALLEL_PROBE_MIN_SECONDS` are not measured: queueing cannot hurt there.
 
 The decision is stored in the run's SQLite cache (table `capabilities`, keyed by server URL and
 model), logged, recorded in the feedback rows' judge settings and the run's meta file, and
@@ -56,8 +57,8 @@ ResponseFormat = Literal["json_schema", "json_object_schema", "json_object", "no
 FORMAT_ORDER: tuple[ResponseFormat, ...] = ("json_schema", "json_object_schema", "json_object", "none")
 PROBE_KEY = "probe_answer_qz"
 PARALLEL_PROBE_MIN_SECONDS = 0.05
-SERIAL_SPREAD = 2.0  # last / first answer of four sent together, from which a server is serial
-PARALLEL_UNCLEAR = (1.5, 2.7)  # a spread in between is measured again (up to PARALLEL_PROBE_ROUNDS)
+SERIAL_SPREAD = 1.5  # (last - first answer of four sent together) / one alone, from which it is serial
+PARALLEL_UNCLEAR = (1.0, 2.2)  # a spread in between is measured again (up to PARALLEL_PROBE_ROUNDS)
 PARALLEL_PROBE_ROUNDS = 3
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -148,24 +149,27 @@ async def _probe_parallel(client: LLMClient, caps: Capabilities) -> None:
     # On a busy machine one measurement can mislead, so an unclear spread is measured again.
     spreads: list[float] = []
     for attempt in range(PARALLEL_PROBE_ROUNDS):
+        alone = min(
+            [await _timed(client, caps, _one_token(f"{q} Answer yes or no.", 0)) for q in questions[:3]]
+        )
+        caps.seconds_per_probe = round(alone, 4)
+        if alone < PARALLEL_PROBE_MIN_SECONDS:
+            caps.probes.append(
+                Probe(what="parallel requests", outcome=f"not measured: one answer takes {alone:.3f} s")
+            )
+            return
         together = sorted(
             await asyncio.gather(
                 *(_timed(client, caps, _one_token(f"{q} Reply yes or no.", 0)) for q in questions)
             )
         )
-        caps.seconds_per_probe = round(together[0], 4)
-        if together[0] < PARALLEL_PROBE_MIN_SECONDS:
-            caps.probes.append(
-                Probe(what="parallel requests", outcome=f"not measured: one answer takes {together[0]:.3f} s")
-            )
-            return
-        spreads.append(together[-1] / together[0])
+        spreads.append((together[-1] - together[0]) / alone)
         caps.probes.append(
             Probe(
                 what=f"parallel requests ({attempt + 1})",
-                outcome=f"{len(together)} sent together, answered after "
+                outcome=f"one alone {alone:.2f} s; {len(together)} sent together answered after "
                 + "/".join(f"{t:.2f}" for t in together)
-                + f" s: last/first {spreads[-1]:.1f}x",
+                + f" s: last - first = {spreads[-1]:.1f}x one alone",
             )
         )
         if not PARALLEL_UNCLEAR[0] < spreads[-1] < PARALLEL_UNCLEAR[1]:
