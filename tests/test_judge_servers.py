@@ -10,6 +10,7 @@ the judge's code.
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import pytest
@@ -298,7 +299,7 @@ def test_a_server_without_logprobs_answers_from_the_top_token(tmp_path):
 # ---- one-at-a-time --------------------------------------------------------------------------------
 def test_one_at_a_time_server_is_detected_and_sent_one_request_at_a_time(tmp_path):
     candidates = write_candidates(tmp_path / "candidates.jsonl", n_prompts=2, per_prompt=2)
-    with OpenAITestServer(profile="one-at-a-time", latency=0.08) as server:
+    with OpenAITestServer(profile="one-at-a-time", latency=0.02, latency_per_token=0.01) as server:
         summary = label(config(tmp_path, server, concurrency=8, timeout=5.0), progress=False)
         assert server.max_processing == 1  # the server never worked on two requests at once
         probes = summary["run"]["probes"]
@@ -311,7 +312,7 @@ def test_one_at_a_time_server_is_detected_and_sent_one_request_at_a_time(tmp_pat
 
 def test_parallel_server_keeps_its_concurrency(tmp_path):
     write_candidates(tmp_path / "candidates.jsonl", n_prompts=2, per_prompt=2)
-    with OpenAITestServer(latency=0.08) as server:
+    with OpenAITestServer(latency=0.02, latency_per_token=0.01) as server:
         label(config(tmp_path, server, concurrency=8), progress=False)
         assert server.max_processing > 1
     assert meta_of(tmp_path)["server_capabilities"]["parallel"] is True
@@ -368,7 +369,7 @@ def test_breaker_stop_loses_nothing_and_a_rerun_goes_on(tmp_path):
 @pytest.mark.parametrize("mode", ["per-question", "rubric"])
 def test_llama_cpp_python_profile_labels_every_row_in_both_modes(tmp_path, mode):
     candidates = write_candidates(tmp_path / "candidates.jsonl", n_prompts=3, per_prompt=3)
-    with OpenAITestServer(profile="llama-cpp-python", latency=0.06) as server:
+    with OpenAITestServer(profile="llama-cpp-python", latency=0.02, latency_per_token=0.01) as server:
         summary = label(config(tmp_path, server, mode=mode, timeout=5.0), progress=False)
         per_row = N_QUESTIONS if mode == "per-question" else 1
         assert server.requests_total == summary["run"]["probes"] + per_row * len(candidates)
@@ -380,3 +381,39 @@ def test_llama_cpp_python_profile_labels_every_row_in_both_modes(tmp_path, mode)
         assert caps["response_format"] == "json_object_schema"
     else:
         assert summary["answer_sources"] == {"logprob_mass": N_QUESTIONS * len(candidates)}
+
+
+# ---- the command line ---------------------------------------------------------------------------
+def test_cli_stops_with_one_line_naming_the_flag_and_accepts_the_new_settings(tmp_path, capsys, caplog):
+    from gorilla_rlaif.cli import rlaif_main
+
+    caplog.set_level(logging.INFO, logger="gorilla_rlaif")
+    write_candidates(tmp_path / "candidates.jsonl", n_prompts=2, per_prompt=2)
+    common = [
+        "label", str(tmp_path / "candidates.jsonl"), "--judge", "openai:local-model", "--mode", "rubric",
+        "--concurrency", "1", "--no-progress",
+    ]  # fmt: skip
+    with OpenAITestServer(profile="rejects-json-schema") as server:
+        url = ["--base-url", server.base_url]
+        code = rlaif_main(
+            [*common, *url, "-o", str(tmp_path / "a.jsonl"), "--response-format", "json_schema"]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and "Traceback" not in err
+        assert "gorilla-rlaif: error:" in err and "--response-format auto" in err
+        code = rlaif_main(
+            [
+                *common,
+                *url,
+                "-o",
+                str(tmp_path / "b.jsonl"),
+                "--min-yes-no-mass",
+                "0.1",
+                "--max-consecutive-failures",
+                "2",
+            ]
+        )
+        assert code == 0
+    assert "response_format=json_object_schema, logprobs=yes" in caplog.text  # the negotiated mode is logged
+    rows = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)

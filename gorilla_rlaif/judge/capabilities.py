@@ -15,20 +15,19 @@ with a schema whose single key (`PROBE_KEY`) no prompt mentions: an answer that 
 from the server's grammar, not from the model. Logprobs are probed with one one-token question:
 they count as supported when the answer carries `top_logprobs`.
 
-Whether the server answers requests in parallel is measured too, when the run would send more
-than one at a time: three one-token probes in a row give the time of one answer alone (the
-fastest of the three), then four go out together. A server that answers one request at a time
-(llama-cpp-python's server holds a lock around its one model; Ollama with
-`OLLAMA_NUM_PARALLEL=1`) answers the four one after another, so the last comes about three
-answer-times after the first; a batching server (vLLM, OpenAI) answers them together. The gap
-between first and last is used, not their times, because a stall of the busy machine or the
-server delays all four alike (measured here: a stall made all four take 2.8-3.2 s on
-llama-cpp-python, answered 0.05-0.2 s apart). From a gap of `SERIAL_SPREAD` (1.5) times one
-answer the run sends one request at a time; a gap between 1.0x and 2.2x is measured again (up
-to 3 rounds, then the mean decides). Requests queued behind each other on such a server time
-out on the client (the server still computes the abandoned ones) and are retried: against
-llama-cpp-python with 8 in flight, 10 of 30 rubric requests timed out at 60 s. Servers that
-answer in under `PARALLEL_PROBE_MIN_SECONDS` are not measured: queueing cannot hurt there.
+Whether the server answers requests in parallel is found out too, when the run would send more
+than one at a time, from the order of the answers, not from their times: one long request (a
+count written up to 32 tokens) and, 0.1 s later, two one-token questions. A server that answers
+one request at a time (llama-cpp-python's server holds a lock around its one model; Ollama with
+`OLLAMA_NUM_PARALLEL=1`) answers the short ones after the long one; a parallel one (vLLM, OpenAI,
+`llama-server -np N`) answers a short one while the long one is still being written. Timing
+alone misled on this busy machine: probes sent alone took longer than the same probes sent
+together, in two runs of three, because of other jobs' load; the order does not depend on how
+fast the machine is. That order is one at a time -> the run sends one request at a time,
+since requests queued behind each other on such a server time out on the client (the server
+still computes the abandoned ones) and are retried: against llama-cpp-python with 8 in flight,
+10 of 30 rubric requests timed out at 60 s. Not measured when the long answer comes back in
+under `PARALLEL_PROBE_MIN_SECONDS` or stops early (queueing cannot hurt there / nothing to order).
 
 The decision is stored in the run's SQLite cache (table `capabilities`, keyed by server URL and
 model), logged, recorded in the feedback rows' judge settings and the run's meta file, and
@@ -41,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import statistics
 import time
 from typing import Any, Literal
 
@@ -57,9 +55,8 @@ ResponseFormat = Literal["json_schema", "json_object_schema", "json_object", "no
 FORMAT_ORDER: tuple[ResponseFormat, ...] = ("json_schema", "json_object_schema", "json_object", "none")
 PROBE_KEY = "probe_answer_qz"
 PARALLEL_PROBE_MIN_SECONDS = 0.05
-SERIAL_SPREAD = 1.5  # (last - first answer of four sent together) / one alone, from which it is serial
-PARALLEL_UNCLEAR = (1.0, 2.2)  # a spread in between is measured again (up to PARALLEL_PROBE_ROUNDS)
-PARALLEL_PROBE_ROUNDS = 3
+PARALLEL_LONG_TOKENS = 32
+PARALLEL_SHORT_DELAY = 0.1  # seconds after the long request, so that it is the first in line
 OPENAI_URL = "https://api.openai.com/v1"
 
 
@@ -144,38 +141,42 @@ async def _timed(client: LLMClient, caps: Capabilities, request: ChatRequest) ->
 
 
 async def _probe_parallel(client: LLMClient, caps: Capabilities) -> None:
-    questions = ("Is fire hot?", "Is ice cold?", "Is the sea salty?", "Is snow white?")
-    # Without logprobs: llama-cpp-python computes them for every prompt token (slow and noisy).
-    # On a busy machine one measurement can mislead, so an unclear spread is measured again.
-    spreads: list[float] = []
-    for attempt in range(PARALLEL_PROBE_ROUNDS):
-        alone = min(
-            [await _timed(client, caps, _one_token(f"{q} Answer yes or no.", 0)) for q in questions[:3]]
+    """One long request (a count written up to `PARALLEL_LONG_TOKENS` tokens), then, once it is on
+    its way, two one-token questions. A server answering one request at a time answers them after
+    the long one; a parallel one before it."""
+    long_request = ChatRequest(
+        messages=({"role": "user", "content": "Count from 1 to 100, separated by commas."},),
+        max_tokens=PARALLEL_LONG_TOKENS,
+        temperature=0.0,
+    )
+    short = [_one_token(f"{q} Reply yes or no.", 0) for q in ("Is fire hot?", "Is ice cold?")]
+    start = time.monotonic()
+
+    async def finished(request: ChatRequest, delay: float) -> tuple[float, Any]:
+        await asyncio.sleep(delay)
+        result = await client.probe(request)
+        if not result.ok:
+            raise LLMFatalError(f"{caps.server} did not answer the capability probe (timing): {result.error}")
+        return time.monotonic() - start, result
+
+    (t_long, long_result), *shorts = await asyncio.gather(
+        finished(long_request, 0.0), *(finished(r, PARALLEL_SHORT_DELAY) for r in short)
+    )
+    t_short = sorted(t for t, _ in shorts)
+    caps.seconds_per_probe = round(t_long, 4)
+    tokens = long_result.usage.completion_tokens
+    told = f"long answer ({tokens} tokens) after {t_long:.2f} s, the two short ones after " + "/".join(
+        f"{t:.2f}" for t in t_short
+    )
+    if t_long - PARALLEL_SHORT_DELAY < PARALLEL_PROBE_MIN_SECONDS or tokens < PARALLEL_LONG_TOKENS // 2:
+        caps.probes.append(Probe(what="parallel requests", outcome=f"not measured: {told}"))
+        return
+    caps.parallel = t_short[0] < t_long  # a short one was answered while the long one was running
+    caps.probes.append(
+        Probe(
+            what="parallel requests", outcome=f"{told} s: {'parallel' if caps.parallel else 'one at a time'}"
         )
-        caps.seconds_per_probe = round(alone, 4)
-        if alone < PARALLEL_PROBE_MIN_SECONDS:
-            caps.probes.append(
-                Probe(what="parallel requests", outcome=f"not measured: one answer takes {alone:.3f} s")
-            )
-            return
-        together = sorted(
-            await asyncio.gather(
-                *(_timed(client, caps, _one_token(f"{q} Reply yes or no.", 0)) for q in questions)
-            )
-        )
-        spreads.append((together[-1] - together[0]) / alone)
-        caps.probes.append(
-            Probe(
-                what=f"parallel requests ({attempt + 1})",
-                outcome=f"one alone {alone:.2f} s; {len(together)} sent together answered after "
-                + "/".join(f"{t:.2f}" for t in together)
-                + f" s: last - first = {spreads[-1]:.1f}x one alone",
-            )
-        )
-        if not PARALLEL_UNCLEAR[0] < spreads[-1] < PARALLEL_UNCLEAR[1]:
-            break
-    caps.parallel = statistics.mean(spreads) < SERIAL_SPREAD
-    caps.probes[-1].outcome += f": {'parallel' if caps.parallel else 'one at a time'}"
+    )
 
 
 async def _probe_logprobs(client: LLMClient, caps: Capabilities, top: int) -> None:

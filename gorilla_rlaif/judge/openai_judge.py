@@ -221,7 +221,8 @@ class OpenAIJudge(Judge):
         self.capabilities = run_sync(self._negotiate(known, **needs))
 
     async def _negotiate(self, known: Capabilities | None, **needs: Any) -> Capabilities:
-        async with LLMClient(self.config.llm, None, namespace="judge:probe", api_key=self._api_key) as client:
+        settings = self.config.llm.model_copy(update={"concurrency": max(4, self.config.llm.concurrency)})
+        async with LLMClient(settings, None, namespace="judge:probe", api_key=self._api_key) as client:
             caps = await negotiate(client, known, **needs)
             self._negotiation = client.totals.as_dict()
         fresh = caps != known

@@ -15,7 +15,9 @@ Faults are injected per request, in order, optionally only for requests whose me
 a substring: `429` (with `Retry-After`), `500`, `hang` (holds the request past the client's
 timeout), `garbage` (a 200 whose body is not JSON), `malformed` (a valid completion whose answer
 is unreadable), `echo_auth` (a 500 whose body echoes the Authorization header, to test that
-credentials never leak into our rows and logs). `latency` adds a fixed delay to every request.
+credentials never leak into our rows and logs). `latency` adds a fixed delay to every request, `latency_per_token` one per `max_tokens` (a free-text
+request, with no response format and no rubric, is answered with `max_tokens` tokens of counting,
+as a model that writes until the limit).
 
 Server profiles (`profile=`, a `ServerProfile` or one of the names in `PROFILES`) reproduce how
 real OpenAI-compatible servers differ, each behaviour on its own or together:
@@ -108,6 +110,7 @@ PROFILES: dict[str, ServerProfile] = {
 MARKER_YES_NO_MASS = 0.3
 MARKER_OTHERS = (("<<", 0.5), ("<", 0.08), ("The", 0.05), ("```", 0.04))
 STRICT_HINT = "exactly one word"
+COUNTING = "1, "  # how a free-text answer (no format, no rubric, max_tokens > 1) starts
 
 Policy = Callable[[str], float]
 
@@ -241,11 +244,13 @@ class OpenAITestServer:
         latency: float = 0.0,
         policy: Policy = hash_policy,
         profile: ServerProfile | str = "openai",
+        latency_per_token: float = 0.0,
         hang_seconds: float = 30.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
         self.latency = latency
+        self.latency_per_token = latency_per_token
         self.policy = policy
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
         self._one_at_a_time = threading.Lock()
@@ -391,8 +396,8 @@ class OpenAITestServer:
                 self.processing -= 1
 
     def _respond(self, handler: _Handler, body: dict[str, Any], key: str, text: str) -> None:
-        if self.latency:
-            time.sleep(self.latency)
+        if self.latency or self.latency_per_token:
+            time.sleep(self.latency + self.latency_per_token * int(body.get("max_tokens") or 1))
         fault = self._take_fault(json.dumps(body.get("messages"), ensure_ascii=False))
         if fault is not None and fault.kind != "malformed":
             self._count_status(fault.kind)
@@ -447,7 +452,8 @@ class OpenAITestServer:
             else:
                 content, logprobs = self._answer(body, text)
             prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
-            completion_tokens = max(1, len(content) // 4)
+            free_text = content.startswith(COUNTING)
+            completion_tokens = int(body.get("max_tokens") or 1) if free_text else max(1, len(content) // 4)
             response = {
                 "id": f"chatcmpl-{key}",
                 "object": "chat.completion",
@@ -459,7 +465,7 @@ class OpenAITestServer:
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
                         "logprobs": {"content": logprobs} if logprobs is not None else None,
-                        "finish_reason": "stop",
+                        "finish_reason": "length" if free_text else "stop",
                     }
                 ],
                 "usage": {
@@ -528,6 +534,8 @@ class OpenAITestServer:
                 properties = _rubric_keys(text)
         elif _rubric_keys(text):  # no response_format: a rubric prompt alone asks for JSON
             properties = _rubric_keys(text)
+        elif int(body.get("max_tokens") or 1) > 1:  # free text: the model writes until max_tokens
+            return COUNTING + ", ".join(str(i) for i in range(2, int(body["max_tokens"]) + 1)), None
         if properties is not None:
             tokens: list[dict[str, Any]] = []
             answers = {}
