@@ -27,6 +27,9 @@ from tests.helpers.candidates import write_candidates
 RUBRIC = load_rubric()
 # Text in every judge request but in no capability probe: faults aimed at the judge's requests.
 JUDGED = "Answer to review"
+# Capability probes of a per-question run with concurrency > 1 against the loopback server:
+# logprobs, then parallelism (a long request and two one-token ones).
+PROBES = 4
 
 
 def expected_per_question(row):
@@ -106,10 +109,11 @@ def test_rubric_mode_one_request_per_row_with_probabilities(tmp_path, server):
     summary = label(make_config(tmp_path, server, mode="rubric"), progress=False)
     rows = rows_of(tmp_path / "feedback.jsonl")
     assert all(r["status"] == "ok" for r in rows) and len(rows) == len(candidates)
-    # two capability probes (logprobs, then json_schema: accepted and enforced), one request per
-    # row, one re-ask
-    assert summary["run"]["probes"] == 2 and summary["run"]["reasks"] == 1
-    assert server.requests_total == 2 + len(candidates) + 1
+    # capability probes: logprobs; json_schema (accepted and enforced); parallelism (a long
+    # request and two short ones, "not measured" here: answers take no time). Then one request
+    # per row, and one re-ask.
+    assert summary["run"]["probes"] == 5 and summary["run"]["reasks"] == 1
+    assert server.requests_total == 5 + len(candidates) + 1
     assert {r["judge"]["response_format"] for r in rows} == {"json_schema"}
     assert sorted(r["usage"]["reasks"] for r in rows) == [0] * (len(rows) - 1) + [1]
     assert summary["answer_sources"] == {"json": 8 * (len(rows) - 1), "reask": 8}
@@ -203,14 +207,14 @@ def test_killed_labeling_restarts_without_asking_any_answered_request_twice(tmp_
     candidates = write_candidates(tmp_path / "candidates.jsonl", n_prompts=4, per_prompt=3)
     total_requests = len(candidates) * len(RUBRIC.questions)
     with OpenAITestServer(latency=0.01) as server:
-        # answer the capability probe and 40 requests, then hold every request: the job is mid-run
-        server.pause_after(41)
+        # answer the capability probes and 40 requests, then hold every request: the job is mid-run
+        server.pause_after(PROBES + 40)
         proc = subprocess.Popen(
             _label_cmd(tmp_path, server, "--no-progress"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         db = tmp_path / "feedback.cache.sqlite"
         try:
-            assert _wait(lambda: server.answered_total == 41 and server.waiting >= 1), (
+            assert _wait(lambda: server.answered_total == PROBES + 40 and server.waiting >= 1), (
                 "labeling did not start"
             )
             assert _wait(lambda: _cached_ok(db) == 40), "answers were not committed"
@@ -229,11 +233,11 @@ def test_killed_labeling_restarts_without_asking_any_answered_request_twice(tmp_
             _label_cmd(tmp_path, server, "--no-progress"), capture_output=True, text=True, timeout=120
         )
         assert restart.returncode == 0, restart.stderr
-        # the probe was answered once: the restart took the capabilities cached with the run
+        # the probes were answered once: the restart took the capabilities cached with the run
         assert "from the run's cache" in restart.stderr
-        assert server.answered_total == total_requests + 1
+        assert server.answered_total == total_requests + PROBES
         assert max(server.answered.values()) == 1  # no request answered twice
-        assert len(server.answered) == total_requests + 1
+        assert len(server.answered) == total_requests + PROBES
         rows = rows_of(tmp_path / "feedback.jsonl")
         assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in candidates)
         assert all(r["status"] == "ok" for r in rows)
@@ -282,7 +286,7 @@ def test_kill_at_an_arbitrary_moment_loses_nothing(tmp_path):
         )
         assert restart.returncode == 0, restart.stderr
         repeats = sum(n - 1 for n in server.answered.values())
-        assert len(server.answered) == total_requests + 1 and repeats <= 4
+        assert len(server.answered) == total_requests + PROBES and repeats <= 4
     rows = rows_of(tmp_path / "feedback.jsonl")
     assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in candidates)
     assert all(r["status"] == "ok" and r["answers"] == expected_per_question(r)[0] for r in rows)

@@ -35,6 +35,15 @@ def read_setup() -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when the process that started it dies,
+    so a test or benchmark killed before its cleanup runs leaves no server behind."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,6 +80,7 @@ class LlamaServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stopped as a whole
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         try:
             self._wait_ready()
