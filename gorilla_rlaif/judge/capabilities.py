@@ -1,6 +1,7 @@
 """What an OpenAI-compatible server accepts, found out once per run and per server.
 
-Servers that speak "the OpenAI API" differ exactly where the judge needs them most:
+Servers that speak "the OpenAI API" differ exactly where the judge needs them most (from their
+documentation; llama-cpp-python's row was measured here, in tests/test_llama_server.py):
 
 | server | `json_schema` | `json_object` + `schema` | `json_object` | `logprobs` |
 |---|---|---|---|---|
@@ -76,7 +77,7 @@ class Capabilities(BaseModel):
     response_format: ResponseFormat | None = None
     rubric_logprobs: bool | None = Field(None, description="logprobs accepted together with that format")
     parallel: bool | None = Field(None, description="answers several requests at once (None: not measured)")
-    seconds_per_probe: float | None = None
+    seconds_per_probe: float | None = Field(None, description="how long the long parallelism probe took")
     probes: list[Probe] = Field(default_factory=list)
     negotiated_at: str = Field(default_factory=utc_now)
 
