@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                     "seconds": round(seconds, 1),
                     "labels_per_s": round(summary["rows"] / seconds, 4),
                     "requests": summary["run"].get("requests_sent"),
+                    "retries": summary["run"].get("retries"),
                     "probes": summary["run"].get("probes"),
                     "reasks": summary["run"].get("reasks"),
                     "answer_sources": summary["answer_sources"],

