@@ -47,7 +47,9 @@ def make_config(tmp_path, server, mode="per-question", **llm):
     return LabelConfig(
         candidates=str(tmp_path / "candidates.jsonl"),
         output=str(tmp_path / "feedback.jsonl"),
-        judge=JudgeConfig(judge="openai:gpt-4o-mini", mode=mode, llm=LLMSettings(**{**base, **llm})),
+        judge=JudgeConfig(
+            judge="openai:gpt-4o-mini", mode=mode, openai={"llm": LLMSettings(**{**base, **llm})}
+        ),
     )
 
 

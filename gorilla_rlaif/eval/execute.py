@@ -36,25 +36,17 @@ def sample_code(row: dict[str, Any]) -> str | None:
 
 
 def sandbox_config(config: EvalConfig, model_cache: Any = None) -> Any:
-    from gorilla_rlaif.harness import SandboxConfig
-
-    kwargs: dict[str, Any] = {"backend": config.sandbox}
-    if config.exec_timeout_s:
-        kwargs["timeout_s"] = config.exec_timeout_s
-    if config.exec_memory_mb:
-        kwargs["memory_mb"] = config.exec_memory_mb
-    if config.exec_workers:
-        kwargs["workers"] = config.exec_workers
-    if model_cache is not None:
-        kwargs["model_cache"] = model_cache
-    return SandboxConfig(**kwargs)
+    """The eval's sandbox, with the model cache it built (None when execution is off)."""
+    if config.sandbox is None:
+        return None
+    return config.sandbox.model_copy(update={"model_cache": model_cache})
 
 
 def execute_samples(
     config: EvalConfig, rows: Sequence[dict[str, Any]], records: Sequence[Any], run_dir: Path
 ) -> dict[str, dict[str, Any]]:
     """`{code_sha256: result}` for every distinct code of `rows` (nothing when sandbox is 'none')."""
-    if config.sandbox == "none":
+    if config.sandbox is None:
         return {}
     from gorilla_rlaif.harness import Snippet, run_snippets
 
@@ -67,7 +59,7 @@ def execute_samples(
     if not snippets:
         return {}
     cache = model_cache_for(records, config.model_cache)
-    log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox)
+    log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox_backend)
     results = run_snippets(
         list(snippets.values()),
         sandbox_config(config, cache),
@@ -91,7 +83,8 @@ def _result_dict(result: Any) -> dict[str, Any]:
 def exec_field(
     row: dict[str, Any], executed: dict[str, dict[str, Any]], sandbox: str
 ) -> dict[str, Any] | None:
-    """What a sample stores about its execution (stdout/stderr stay in executions.jsonl)."""
+    """What a sample stores about its execution (stdout/stderr stay in executions.jsonl);
+    `sandbox` is the backend name, "none" when execution is off."""
     if sandbox == "none":
         return None
     code = sample_code(row)

@@ -151,7 +151,7 @@ def _generate(
 
         bar = tqdm(total=total, initial=total - len(todo), unit="prompt", desc="generate")
     size = (
-        getattr(backend, "batch_size", None) or config.batch_size
+        getattr(backend, "batch_size", None) or config.generation.batch_size
     )  # callers may pass any object with complete()
     failed: list[str] = []
     tokens = 0
@@ -252,7 +252,7 @@ def finalize_run(
         for row, verdict in zip(group, verdicts, strict=True):
             row["score"] = verdict
     for row in rows:
-        row["exec"] = exec_field(row, executed, config.sandbox)
+        row["exec"] = exec_field(row, executed, config.sandbox_backend)
     hubs: dict[str, Any] = {}
     for hub in config.hubs:
         hub_rows = [r for r in rows if r["hub"] == hub]

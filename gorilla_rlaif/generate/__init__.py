@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gorilla_rlaif.config import operational
 from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.generate.base import GENERATORS, GenerationConfig, Generator, cut_at_stop, make_generator
 from gorilla_rlaif.io import JsonlAppender, read_jsonl, sha256_file, write_json
@@ -41,14 +42,15 @@ __all__ = [
 
 
 class CandidatesConfig(BaseModel):
-    """What `gorilla-rlaif generate` does."""
+    """What `gorilla-rlaif generate` does: which prompts, how to sample (`GenerationConfig`), where to."""
 
     model_config = ConfigDict(extra="forbid")
 
-    prompts: str
-    output: str
+    prompts: str = Field(description="JSONL of prompts (rows with id + prompt or instruction)")
+    output: str = Field(description="candidates JSONL (appended to / resumed)")
     generation: GenerationConfig
     limit: int | None = Field(None, ge=1, description="use only the first N prompts")
+    progress: bool = operational(True, description="progress bar")
 
 
 def meta_path(output: str | Path) -> Path:

@@ -36,7 +36,7 @@ class HFJudge(Judge):
         self.model_path = config.judge.partition(":")[2]
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-            self.model = AutoModelForCausalLM.from_pretrained(self.model_path).to(config.device).eval()
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_path).to(config.hf.device).eval()
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load judge model {self.model_path!r}: {exc}") from None
         self.torch = torch
@@ -107,7 +107,7 @@ class HFJudge(Judge):
             for _ in items
         ]
         remaining = [len(self.rubric.questions)] * len(items)
-        size = self.config.batch_size
+        size = self.config.hf.batch_size
         for start in range(0, len(pairs), size):
             batch = pairs[start : start + size]
             probabilities, truncated = self.p_yes([self.prompt(items[i], q) for i, q in batch])

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gorilla_rlaif.config import operational
 from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.io import JsonlAppender, read_jsonl, sha256_file, write_json, write_jsonl
 from gorilla_rlaif.judge.base import JudgeConfig, JudgeItem, Judgment, instruction_from_prompt, make_judge
@@ -39,13 +40,14 @@ class LabelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidates: str
-    output: str
-    cache: str | None = Field(
-        None, description="SQLite answer cache (default: OUTPUT's name + .cache.sqlite)"
+    candidates: str = Field(description="candidates JSONL (from `gorilla-rlaif generate`)")
+    output: str = Field(description="feedback JSONL (appended to / resumed)")
+    cache: str | None = operational(
+        None, description="openai judge: SQLite answer cache (default: OUTPUT's name + .cache.sqlite)"
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     limit: int | None = Field(None, ge=1, description="label only the first N candidates")
+    progress: bool = operational(True, description="progress bar")
 
     @property
     def cache_path(self) -> Path:
@@ -201,7 +203,7 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
                 strangers,
                 config.candidates,
             )
-        retry = config.judge.llm.retry_failed
+        retry = config.judge.openai.llm.retry_failed
         todo = [
             c
             for c in candidates
@@ -232,7 +234,7 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
                 bar.update(1)
 
         if todo:
-            default_hub = config.judge.hub
+            default_hub = config.judge.rules.hub
             judge.judge([to_item(c, default_hub) for c in todo], on_result)
         if bar is not None:
             bar.close()

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gorilla_rlaif.data.splits import SplitConfig
+from gorilla_rlaif.harness.config import SandboxConfig
 from gorilla_rlaif.tiny import TinyModelConfig
 
 TINY = "tiny"
@@ -168,18 +169,21 @@ class FormatSpec(_Strict):
     weight: float = 1.0
 
 
+def _local_sandbox() -> SandboxConfig:
+    return SandboxConfig(backend="local")
+
+
 class ExecutionSpec(_Strict):
     """Execution-grounded score: sandbox verdict of the code + AST match of the API call."""
 
     kind: Literal["execution"] = "execution"
     weight: float = 1.0
-    backend: str = Field("local", description="sandbox backend of gorilla_rlaif.harness")
-    timeout_s: float = Field(30.0, gt=0)
     exec_weight: float = Field(0.5, ge=0, description="share of the sandbox verdict in this score")
     ast_weight: float = Field(0.5, ge=0, description="share of the AST verdict in this score")
-    workers: int | None = Field(None, ge=1)
-    model_cache: str | None = Field(
-        None, description="offline HF/torch.hub cache for the sandbox (gorilla_rlaif.harness.model_cache)"
+    sandbox: SandboxConfig = Field(
+        default_factory=_local_sandbox,
+        description="the harness's SandboxConfig, whole (default: the local backend); model_cache: an "
+        "offline HF/torch.hub cache (gorilla_rlaif.harness.model_cache)",
     )
 
 

@@ -45,7 +45,7 @@ class EvalBackend(ABC):
     @property
     def batch_size(self) -> int:
         """Prompts per `complete` call (and per resume step: rows are saved after each call)."""
-        return self.config.batch_size
+        return self.config.generation.batch_size
 
     def describe(self) -> dict[str, Any]:
         """What identifies the model and the decoding (recorded in results.json)."""
