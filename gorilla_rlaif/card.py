@@ -42,13 +42,7 @@ SECTIONS = ("results", "training")
 
 
 def _template_path() -> str:
-    try:
-        path = resources.files("cards") / TEMPLATE
-        if path.is_file():
-            return str(path)
-    except ModuleNotFoundError:
-        pass
-    return str(Path(__file__).resolve().parents[1] / "cards" / TEMPLATE)
+    return str(resources.files("gorilla_rlaif.cards") / TEMPLATE)
 
 
 def _marker(name: str, end: bool = False) -> str:
@@ -106,10 +100,49 @@ def _key(result: Any) -> tuple[Any, ...]:
 
 
 def merge_eval_results(existing: list[Any] | None, new: list[Any]) -> list[Any]:
-    """Ours replaced by (dataset, config, split, metric); others' kept in their order."""
-    replaced = {_key(r) for r in new}
-    kept = [r for r in existing or [] if not (r.source_name == SOURCE_NAME and _key(r) in replaced)]
-    return kept + list(new)
+    """Ours replaced by (dataset, config, split, metric); others' kept in their order. Within
+    `new`, the last result of a key wins (the same run given twice is listed once)."""
+    latest = {_key(r): r for r in new}
+    kept = [r for r in existing or [] if not (r.source_name == SOURCE_NAME and _key(r) in latest)]
+    return kept + list(latest.values())
+
+
+def model_target(model: str) -> tuple[Path | None, str | None]:
+    """(local model directory, None) or (None, Hub repo id) for what `gorilla-bench card` was given.
+
+    A path that exists must be a model directory (`config.json`); one that does not exist is a
+    typo unless it is a valid Hub id (`org/name`)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            what = "a file" if path.is_file() else "a directory without config.json"
+            raise ConfigError(f"{model} is {what}, not a model directory (save_pretrained output)")
+        return path, None
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise ConfigError(f"model directory {model} does not exist")
+    try:
+        validate_repo_id(model)
+    except HFValidationError as exc:
+        raise ConfigError(f"{model} is neither a local model directory nor a Hub model id ({exc})") from None
+    return None, model
+
+
+def check_results_model(results: list[dict[str, Any]], model: str) -> None:
+    """Refuse eval results of another model than the card's (a local dir compares by path)."""
+
+    def same(a: str, b: str) -> bool:
+        return a == b or Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+    for record in results:
+        theirs = record.get("model")
+        if isinstance(theirs, str) and not same(theirs, model):
+            where = record.get("_path", "a results.json")
+            raise ConfigError(
+                f"{where} holds results of model {theirs!r}, not of {model!r}: not added to its card "
+                "(--allow-other-model if they are the same model)"
+            )
 
 
 def results_table(eval_results: list[Any]) -> str:
@@ -321,7 +354,9 @@ def write_model_card(
     card = build_card(
         existing, model_name=name, repo=repo_id or str(model_dir), results=results, training=training
     )
-    readme.write_text(str(card), encoding="utf-8")
+    from gorilla_rlaif.io import write_text
+
+    write_text(readme, str(card))
     return readme
 
 

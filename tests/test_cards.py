@@ -119,7 +119,7 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
 
 
 def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, results):
-    import trainers
+    from gorilla_rlaif import trainers
 
     out = tmp_path / "sft"
     config = trainers.load_config(

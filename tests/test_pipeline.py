@@ -46,7 +46,7 @@ MINIMAL = [
     "ppo.response_length=32",
     "dpo.num_train_epochs=1",
     "eval.limit=4",
-    "eval.max_new_tokens=128",
+    "eval.generation.max_new_tokens=128",
     "eval.bootstrap=50",
 ]
 ALL_STAGES = [
@@ -235,8 +235,8 @@ def test_pipeline_config_errors_name_the_key():
 def test_paper_preset_is_complete_and_marked(tmp_path):
     config = load_pipeline_config("paper")
     assert config.base.model == "gpt2-large"
-    assert config.judge.judge == "openai:gpt-3.5-turbo" and config.judge.llm.model == "gpt-3.5-turbo"
-    assert config.reward["mode"] == "classifier" and config.eval["sandbox"] == "docker"
+    assert config.judge.judge == "openai:gpt-3.5-turbo" and config.judge.openai.llm.model == "gpt-3.5-turbo"
+    assert config.reward["mode"] == "classifier" and config.eval["sandbox"]["backend"] == "docker"
     names = [s.name for s in make_pipeline(config, tmp_path, progress=False).stages]
     assert "base" not in names and names[-1] == "report"  # a Hub model: nothing to build
     # every setting of the paper preset says where it comes from
@@ -285,7 +285,7 @@ def test_cli_dry_run_and_flags(tmp_path, capsys):
 
 
 def test_training_stage_through_accelerate_launch(tmp_path, capsys):
-    """launch.launcher=accelerate runs the trainer as `accelerate launch -m trainers.sft` (one CPU
+    """launch.launcher=accelerate runs the trainer as `accelerate launch -m gorilla_rlaif.cli rlaif train sft` (one CPU
     process here; N GPUs on a GPU machine) and records the same run as the in-process call."""
     from gorilla_rlaif.cli import rlaif_main
 

@@ -247,11 +247,13 @@ def test_card_from_a_real_labeling_run(tmp_path, monkeypatch):
             LabelConfig(
                 candidates=str(tmp_path / "candidates.jsonl"),
                 output=str(tmp_path / "feedback.jsonl"),
-                judge=JudgeConfig(judge="openai:gpt-4o-mini", llm=LLMSettings(base_url=server.base_url)),
+                judge=JudgeConfig(
+                    judge="openai:gpt-4o-mini", openai={"llm": LLMSettings(base_url=server.base_url)}
+                ),
             ),
             progress=False,
         )
-    record = build_dataset(publish_config(tmp_path, repo_id="me/gorilla-feedback", test_fraction=0.25))
+    record = build_dataset(publish_config(tmp_path, push_to_hub="me/gorilla-feedback", test_fraction=0.25))
     card = (tmp_path / "ds" / "README.md").read_text()
     front = yaml.safe_load(card.split("---\n")[1])
     assert [c["config_name"] for c in front["configs"]] == ["preferences", "binary", "feedback"]

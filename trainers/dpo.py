@@ -8,7 +8,6 @@ accuracy of the implicit reward (chosen log-ratio > rejected log-ratio) and its 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import DPORunConfig
@@ -78,13 +77,3 @@ def implicit_reward_accuracy(policy, reference, tokenizer, test, config: DPORunC
         "preference_accuracy": sum(m > 0 for m in margins) / len(margins),
         "mean_margin": sum(margins) / len(margins),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("dpo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,6 @@ is something the paper did not do.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import GRPORunConfig
@@ -80,13 +79,3 @@ def train(config: GRPORunConfig, *, dry_run: bool = False) -> Path | None:
             trainer.model, tokenizer, data.records["test"], max_new_tokens=config.max_completion_length
         )
     return run.finish(trainer, tokenizer, metrics=metrics)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("grpo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

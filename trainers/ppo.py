@@ -11,7 +11,6 @@ rollout batch: mean reward, KL to the reference, response length (see gorilla_rl
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import PPORunConfig
@@ -110,13 +109,3 @@ def train(config: PPORunConfig, *, dry_run: bool = False) -> Path | None:
             policy, tokenizer, data.records["test"], max_new_tokens=config.response_length
         )
     return run.finish(trainer, tokenizer, metrics=metrics)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("ppo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from gorilla_rlaif.data.load import ApiDatabase, load_api_db, load_records
 from gorilla_rlaif.data.schema import ApiBenchRecord, ApiEntry, Hub, ParsedOutput
-from gorilla_rlaif.data.sources import Source, available
+from gorilla_rlaif.data.sources import Source, available, normalize_hub
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.io import read_jsonl, write_json, write_jsonl
 from gorilla_rlaif.provenance import provenance, stable_hash
@@ -55,8 +55,16 @@ class SplitConfig(BaseModel):
     api_db_examples: bool | None = Field(
         None, description="add one SFT example per documented API; default: on when there is no train file"
     )
-    data_dir: str | None = None
-    source: Source = "auto"
+    data_dir: str | None = Field(None, description="a local directory holding APIBench files (plain or .gz)")
+    source: Source = Field("auto", description="force one source: local, hub or bundled (default: auto)")
+
+    @field_validator("hub", mode="before")
+    @classmethod
+    def _hub_alias(cls, value: Any) -> Any:
+        try:
+            return normalize_hub(value) if isinstance(value, str) else value
+        except (KeyError, ValueError) as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
 
     @model_validator(mode="after")
     def _check(self) -> SplitConfig:

@@ -23,6 +23,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.pipeline.config import TRAINED, PipelineConfig, Resolved, layout, resolve
 from gorilla_rlaif.pipeline.runner import Stage
@@ -32,9 +35,10 @@ log = logging.getLogger(__name__)
 
 def portable(config: Any, directory: Path) -> Any:
     """A stage's settings as JSON with paths inside the run directory written `$DIR/...`: moving
-    a finished run elsewhere does not make every stage look changed."""
-    if hasattr(config, "model_dump"):
-        config = config.model_dump(mode="json")
+    a finished run elsewhere does not make every stage look changed. Operational fields (progress
+    bars, batch sizes of eval, API pace) are left out: changing them re-runs nothing."""
+    if isinstance(config, BaseModel):
+        config = identity(config)
     root = str(directory.resolve())
 
     def walk(value: Any) -> Any:
@@ -112,11 +116,11 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
         Stage(
             "publish",
             f"publish the preference dataset v{r.publish.version}"
-            + (f" and push it to {r.push_to_hub}" if r.push_to_hub else ""),
+            + (f" and push it to {r.publish.push_to_hub}" if r.publish.push_to_hub else ""),
             lambda: _publish(r),
             outputs=(paths["dataset"],),
             after=("label",),
-            config={"publish": r.publish, "push_to_hub": r.push_to_hub, "private": r.private},
+            config=r.publish,
             keep_partial=False,
         )
     )
@@ -145,7 +149,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             Stage(
                 f"eval-{name}",
                 f"evaluate the {name} model on {config.data.hub} test ({_limit_text(cfg.limit)}, "
-                f"{cfg.sandbox} sandbox)",
+                f"{cfg.sandbox_backend} sandbox)",
                 lambda cfg=cfg: _eval(cfg),
                 outputs=(cfg.run_dir, cfg.run_dir / "results.json"),
                 after=("data", name),
@@ -216,7 +220,7 @@ def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
     if launch.launcher == "accelerate":
         out = _accelerate_launch(name, cfg, launch)
     else:
-        import trainers
+        from gorilla_rlaif import trainers
 
         out = trainers.train(name, cfg)
     record = json.loads((Path(out) / PROVENANCE_FILE).read_text(encoding="utf-8"))
@@ -228,7 +232,7 @@ def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
 
 
 def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
-    """`accelerate launch ... -m trainers.<name> --config <resolved config>`; waits for it."""
+    """`accelerate launch ... -m gorilla_rlaif.cli rlaif train <name> --config <resolved config>`; waits."""
     import subprocess
     import sys
 
@@ -242,7 +246,7 @@ def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
     if launch.accelerate_config:
         command += ["--config_file", launch.accelerate_config]
     command += ["--num_processes", str(launch.num_processes), *launch.extra_args]
-    command += ["-m", f"trainers.{name}", "--config", str(config_file)]
+    command += ["-m", "gorilla_rlaif.cli", "rlaif", "train", name, "--config", str(config_file)]
     log.info("launching %s", " ".join(command))
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
@@ -304,9 +308,9 @@ def _publish(r: Resolved) -> dict[str, Any]:
             path=r.publish.output_dir,
         )
     out: dict[str, Any] = {"version": r.publish.version, "counts": counts, "stats": record["stats"]}
-    if r.push_to_hub:
+    if r.publish.push_to_hub:
         out["pushed"] = push_dataset(
-            r.publish.output_dir, r.push_to_hub, r.publish.version, private=r.private
+            r.publish.output_dir, r.publish.push_to_hub, r.publish.version, private=r.publish.private
         )
     return out
 

@@ -53,7 +53,7 @@ class PublishConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feedback: list[str] = Field(min_length=1, description="feedback JSONL file(s) from `gorilla-rlaif label`")
-    output_dir: str
+    output_dir: str = Field(description="the Hub-layout dataset directory")
     version: str = Field(description="semantic version of this release, e.g. 0.1.0 (tag v0.1.0)")
     # pairing
     pairing: Literal["best-vs-worst", "all-pairs"] = "best-vs-worst"
@@ -66,8 +66,12 @@ class PublishConfig(BaseModel):
     # release
     name: str = Field("gorilla-rlaif-feedback", description="dataset name shown in the card")
     license: str = "apache-2.0"
-    repo_id: str | None = Field(None, description="Hub repo the card's examples load from")
-    overwrite: bool = False
+    push_to_hub: str | None = Field(
+        None,
+        description="Hub dataset repo (e.g. me/gorilla-feedback) to upload to; the card's examples load from it",
+    )
+    private: bool = Field(False, description="create the Hub repo as private")
+    overwrite: bool = Field(False, description="replace an existing output directory")
 
     @field_validator("version")
     @classmethod

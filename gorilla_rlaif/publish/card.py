@@ -21,11 +21,7 @@ TEMPLATE = "dataset_card.md.jinja"
 
 
 def _template_text() -> str:
-    try:
-        return (resources.files("cards") / TEMPLATE).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # A source checkout run from elsewhere: the folder next to the package.
-        return (Path(__file__).resolve().parents[2] / "cards" / TEMPLATE).read_text(encoding="utf-8")
+    return (resources.files("gorilla_rlaif.cards") / TEMPLATE).read_text(encoding="utf-8")
 
 
 def _size_category(n: int) -> str:
@@ -110,7 +106,7 @@ def render_card(
         "config": config,
         "prov": record,
         "front_matter": yaml.safe_dump(front, sort_keys=False, allow_unicode=True),
-        "repo": config.repo_id or config.output_dir,
+        "repo": config.push_to_hub or config.output_dir,
         "generator_model": generator_model,
         "judge_label": f"{judge.get('backend', '?')}" + (f":{judge['model']}" if judge.get("model") else ""),
         "questions": questions,
