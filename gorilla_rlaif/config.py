@@ -77,17 +77,18 @@ def describe_errors(exc: ValidationError, *, names: Mapping[str, str] | None = N
     """One line for a `ValidationError`: `KEY: problem (got VALUE); KEY2: ...`.
 
     `names` maps a dotted key to how the user wrote it (a flag such as `--timeout`); other keys
-    are shown as `PREFIX` + the dotted key (e.g. `eval.sandbox.timeout_s`)."""
+    are shown as `PREFIX` + the dotted key (e.g. `eval.sandbox.timeout_s`). A problem of the whole
+    object (a check across fields) is its message alone."""
     names = names or {}
     parts: list[str] = []
     for err in exc.errors():
         key = _loc(err["loc"])
-        where = names.get(key) or (prefix + key if key else prefix.rstrip(".") or "config")
+        where = names.get(key) or (prefix + key if key else prefix.rstrip("."))
         message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         got = _shown(err.get("input")) if err.get("type") != "missing" else None
         if got is not None and not isinstance(err.get("input"), dict) and "got" not in message:
             message += f" (got {got})"
-        parts.append(f"{where}: {message}")
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(dict.fromkeys(parts)).replace("\n", " ")
 
 
@@ -150,12 +151,14 @@ def check_keys(model: type[BaseModel], data: dict[str, Any], where: str = "") ->
             check_keys(inner, value, where=f"{where}{key}.")
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
+def read_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML mapping from a file; a missing file, a directory, bytes that are not UTF-8 and YAML
+    that is not a mapping are each one `ConfigError` naming `what` and the path."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"{what} not found: {path}")
     if path.is_dir():
-        raise ConfigError(f"config file {path} is a directory (expected a YAML file)")
+        raise ConfigError(f"{what} {path} is a directory (expected a YAML file)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:

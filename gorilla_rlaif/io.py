@@ -96,8 +96,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[str]], Any]) -> Any:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-    except OSError as exc:
-        raise OutputError.from_os_error(path, exc) from None
+    except OSError as exc:  # named by the file being written, not its temp file
+        raise OutputError(path, exc.strerror or str(exc)) from None
     return result
 
 

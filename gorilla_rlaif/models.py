@@ -24,9 +24,10 @@ from typing import Any, Literal
 from gorilla_rlaif.errors import ConfigError
 
 Kind = Literal["causal", "classifier"]
-# role -> the kind of model it must be
-ROLES: dict[str, Kind] = {
+# role -> the kind of model it must be (None: either; a reward model may start from a causal LM)
+ROLES: dict[str, Kind | None] = {
     "model": "causal",
+    "base model": None,
     "policy": "causal",
     "generator": "causal",
     "judge": "causal",
@@ -42,7 +43,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tok
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
-def _offline() -> bool:
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE is set (any Hub request would fail)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -60,7 +62,7 @@ def check_role(path: str | Path, role: str) -> None:
     """Refuse a local checkpoint whose architecture does not fit `role`, naming both."""
     kind = ROLES[role]
     arch = architecture(path)
-    if arch is None or arch.endswith(_SUFFIXES[kind]):
+    if kind is None or arch is None or arch.endswith(_SUFFIXES[kind]):
         return
     other = next((k for k, suffixes in _SUFFIXES.items() if arch.endswith(suffixes)), None)
     what = _KIND_TEXT[other] if other else "not a model this role can use"
@@ -97,7 +99,7 @@ def resolve_model(name: str, role: str = "model", *, tokenizer: bool = True) -> 
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1 or name.endswith("/")
     if looks_like_path:
         raise ConfigError(f"{role} {name}: no such directory")
-    if _offline():
+    if hub_offline():
         from huggingface_hub import try_to_load_from_cache
 
         try:

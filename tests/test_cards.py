@@ -140,7 +140,7 @@ def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, resu
     trainers.train("sft", config)
     card = ModelCard.load(out / "README.md")
     assert "## Training" in card.text and "**Trainer:** `sft`" in card.text
-    assert str(tiny_model_path) in card.text  # the base model, from gorilla_rlaif_train.json
+    assert str(tiny_model_path) in card.text  # the base model, from the model's record
     assert "max_steps=2" in card.text
     assert (
         "**Data:** APIBench (gorilla-llm/APIBench) torchhub, stage `sft`" in card.text

@@ -137,7 +137,7 @@ def test_cli_exec_writes_results_and_summary(tmp_path, capsys):
     assert bench_main(["exec", str(snippets), "-o", str(out), "--backend", "local", "--timeout", "10"]) == 0
     rows = {row["id"]: row for _, row in read_jsonl(out)}
     assert rows["1"]["status"] == "ok" and rows["2"]["status"] == "import_error"
-    summary = json.loads((tmp_path / "out.SUMMARY.json").read_text())
+    summary = json.loads((tmp_path / "out.meta.json").read_text())
     assert summary["executability"] == 0.5 and summary["counts"]["import_error"] == 1
     assert summary["provenance"]["config"]["backend"] == "local"
     assert "executability 50.0% (1/2)" in capsys.readouterr().out

@@ -107,11 +107,11 @@ def test_every_stage_runs_and_leaves_its_artifacts(run_dir):
 
     for name in ("sft", "ppo", "dpo"):
         AutoModelForCausalLM.from_pretrained(paths[name])
-        record = json.loads((paths[name] / "gorilla_rlaif_train.json").read_text())
+        record = json.loads((paths[name] / "gorilla_rlaif.meta.json").read_text())
         assert record["trainer"] == name
     reward = AutoModelForSequenceClassification.from_pretrained(paths["reward"])
     assert reward.config.num_labels == 1
-    ppo_record = json.loads((paths["ppo"] / "gorilla_rlaif_train.json").read_text())
+    ppo_record = json.loads((paths["ppo"] / "gorilla_rlaif.meta.json").read_text())
     assert ppo_record["inputs"]["model"]["model"] == str(paths["sft"])
 
     # eval results for each trained model, with the paper's metrics
@@ -169,7 +169,7 @@ def test_deleting_one_output_reruns_it_and_what_depends_on_it(run_dir):
     assert ran == ["reward", "ppo", "eval-ppo", "report"]
     assert predicted == ran
     assert manifest["runs"][-1]["skipped"] == [s for s in ALL_STAGES if s not in ran]
-    assert (paths["reward"] / "gorilla_rlaif_train.json").exists()
+    assert (paths["reward"] / "gorilla_rlaif.meta.json").exists()
 
 
 def test_moved_run_stays_up_to_date_and_push_reruns_publish_only(run_dir, tmp_path):
@@ -305,7 +305,7 @@ def test_training_stage_through_accelerate_launch(tmp_path, capsys):
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["pipeline"]["status"] == "stopped after sft"
     assert manifest["stages"]["sft"]["result"]["launcher"] == "accelerate"
-    record = json.loads((tmp_path / "models" / "sft" / "gorilla_rlaif_train.json").read_text())
+    record = json.loads((tmp_path / "models" / "sft" / "gorilla_rlaif.meta.json").read_text())
     assert record["trainer"] == "sft" and record["config"]["max_steps"] == 2
     assert (tmp_path / "models" / "sft.launch.yaml").exists()
     out = capsys.readouterr().out

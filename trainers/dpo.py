@@ -21,8 +21,8 @@ def train(config: DPORunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.data import PREFERENCE_COLUMNS, load_preference_data
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
+    model_path = resolve_model(config.model, config.tiny, role="policy")
     data = load_preference_data(config.dataset, PREFERENCE_COLUMNS)
-    model_path = resolve_model(config.model, config.tiny)
     args = training_args(DPOConfig, config, beta=config.beta, max_length=config.max_length)
     if dry_run:
         return None

@@ -27,10 +27,10 @@ def train(config: PPORunConfig, *, dry_run: bool = False) -> Path | None:
 
     if not config.reward_model:
         raise ConfigError("ppo needs reward_model=DIR (the output of `gorilla-rlaif train reward`)")
+    model_path = resolve_model(config.model, config.tiny, role="policy")
+    reward_path = resolve_model(config.reward_model, role="reward model")
+    value_path = resolve_model(config.value_model or config.reward_model, role="value model")
     data = load_apibench_prompts(config.data, with_targets=False)
-    model_path = resolve_model(config.model, config.tiny)
-    reward_path = resolve_model(config.reward_model)
-    value_path = resolve_model(config.value_model or config.reward_model)
     PPOConfig, _ = ppo_classes()
 
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer

@@ -27,8 +27,8 @@ def train(config: RewardRunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
     pairwise = config.mode == "pairwise"
+    model_path = resolve_model(config.model, config.tiny, role="base model")
     data = load_preference_data(config.dataset, PREFERENCE_COLUMNS if pairwise else BINARY_COLUMNS)
-    model_path = resolve_model(config.model, config.tiny)
     if pairwise:
         args = training_args(
             RewardConfig,

@@ -19,8 +19,8 @@ def train(config: SFTRunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.data import load_apibench_prompts
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
+    model_path = resolve_model(config.model, config.tiny, role="policy")
     data = load_apibench_prompts(config.data, with_targets=True)
-    model_path = resolve_model(config.model, config.tiny)
     args = training_args(
         SFTConfig, config, max_length=config.max_length, completion_only_loss=config.completion_only_loss
     )

@@ -6,7 +6,7 @@ gorilla-bench card me/tiny-gorilla --results R.json --push     # update the card
 
 Results go to the `model-index` metadata in the Hub's format (task text-generation, dataset
 gorilla-llm/APIBench with the hub as config and the split, one metric per score) and to a table.
-For a model trained by gorilla-rlaif, a training section comes from gorilla_rlaif_train.json.
+For a model trained by gorilla-rlaif, a training section comes from its record (gorilla_rlaif.meta.json).
 Existing card text and metadata are kept; re-running replaces our results, never duplicates them.
 """
 
@@ -68,7 +68,9 @@ def _read_results(paths: list[str]) -> list[dict[str, Any]]:
 
 
 def run(config: CardConfig, args: argparse.Namespace) -> int:
-    from gorilla_rlaif.card import (
+    from gorilla_rlaif.errors import ConfigError
+    from gorilla_rlaif.eval import model_slug
+    from gorilla_rlaif.model_card import (
         build_card,
         check_results_model,
         load_hub_card,
@@ -76,10 +78,21 @@ def run(config: CardConfig, args: argparse.Namespace) -> int:
         push_model_card,
         write_model_card,
     )
-    from gorilla_rlaif.errors import ConfigError
-    from gorilla_rlaif.eval import model_slug
 
     local, repo_id = model_target(config.model)
+    existing = None
+    if local is not None:
+        from gorilla_rlaif.io import check_output
+
+        check_output(local / "README.md")
+    else:
+        repo_id = config.repo_id or repo_id
+        existing = load_hub_card(repo_id)
+        if existing is None and not config.push:
+            raise ConfigError(
+                f"{config.model}: not a local model directory, and the Hub has no model {repo_id!r} "
+                "(a typo? pass --push to create that repo's first card)"
+            )
     results = _read_results(config.results)
     if not config.allow_other_model:
         check_results_model(results, config.model)
@@ -95,13 +108,6 @@ def run(config: CardConfig, args: argparse.Namespace) -> int:
         print(f"wrote {readme}")
         repo_id = config.repo_id
     else:
-        repo_id = config.repo_id or repo_id
-        existing = load_hub_card(repo_id)
-        if existing is None and not config.push:
-            raise ConfigError(
-                f"{config.model}: not a local model directory, and the Hub has no model {repo_id!r} "
-                "(a typo? pass --push to create that repo's first card)"
-            )
         card = build_card(
             existing, model_name=config.model_name or repo_id.split("/")[-1], repo=repo_id, results=results
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -124,12 +125,15 @@ def _description(model: type[BaseModel], key: str) -> str:
 
 
 def _literal_values(annotation: Any) -> list[str] | None:
-    if typing.get_origin(annotation) is Literal:
+    """The choices of a `Literal[...]` field (also `Literal[...] | None` and lists of them)."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
         return [str(v) for v in typing.get_args(annotation)]
-    for member in typing.get_args(annotation):
-        values = _literal_values(member)
-        if values:
-            return values
+    if origin in (typing.Union, types.UnionType, list, tuple):
+        for member in typing.get_args(annotation):
+            values = _literal_values(member)
+            if values:
+                return values
     return None
 
 

@@ -53,7 +53,9 @@ class SplitsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     split: SplitConfig = Field(default_factory=SplitConfig)
-    output_dir: str = Field(description="sft/rm/rl/test JSONL + manifest.json go here")
+    output_dir: str = Field(
+        description="sft/rm/rl/test JSONL + their record (gorilla_rlaif.meta.json) go here"
+    )
 
 
 # The same three source flags wherever APIBench is read (`prefix` = where the keys live).

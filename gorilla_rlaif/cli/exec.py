@@ -5,7 +5,7 @@ Input: JSON Lines rows {"id": ..., "code": ...}. Output: one row per snippet wit
 oom, runtime_error, sandbox_error}, exit code, duration, error type/message and truncated
 stdout/stderr, appended as each snippet finishes. Re-running the same command resumes: only
 snippets without a row run. A summary (executability = ok / total, the rate without hub errors,
-a count per status) is printed and written next to the output as SUMMARY.json.
+a count per status) is printed and written next to the output as OUTPUT.meta.json (the sidecar).
 
 By default each worker is a fork server that imports torch/transformers once and forks a fresh,
 equally isolated child per snippet (milliseconds instead of ~5 s of imports per snippet);
@@ -55,8 +55,9 @@ def run(config: ExecConfig, args: argparse.Namespace) -> int:
 
     from gorilla_rlaif.harness import run_snippets, summarize
     from gorilla_rlaif.harness.model_cache import build_model_cache_for
-    from gorilla_rlaif.io import read_jsonl, sha256_file, write_json
+    from gorilla_rlaif.io import read_jsonl, sha256_file
     from gorilla_rlaif.provenance import provenance
+    from gorilla_rlaif.sidecar import write_sidecar
 
     snippets = []
     for line, row in read_jsonl(config.snippets):
@@ -73,9 +74,8 @@ def run(config: ExecConfig, args: argparse.Namespace) -> int:
         sandbox = sandbox.model_copy(update={"model_cache": cache})
     results = run_snippets(snippets, sandbox, output=config.output, progress=config.progress)
     summary = summarize(results)
-    summary_path = config.output.with_name(config.output.stem + ".SUMMARY.json")
-    write_json(
-        summary_path,
+    summary_path = write_sidecar(
+        config.output,
         {
             **summary,
             "provenance": provenance(sandbox, inputs={str(config.snippets): sha256_file(config.snippets)}),

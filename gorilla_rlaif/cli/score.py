@@ -41,6 +41,8 @@ def _pct(estimate: dict) -> str:
     if estimate["value"] is None:
         return "n/a"
     low, high = estimate["ci95"]
+    if low is None:
+        return f"{100 * estimate['value']:6.2f}%"
     return f"{100 * estimate['value']:6.2f}%  [{100 * low:6.2f}, {100 * high:6.2f}]"
 
 
@@ -48,11 +50,13 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.data import load_api_db, load_records, normalize_hub
     from gorilla_rlaif.io import sha256_file, write_json, write_jsonl
     from gorilla_rlaif.metrics import ApiMatcher, load_responses, score_responses
+    from gorilla_rlaif.metrics.score import check_hub
     from gorilla_rlaif.provenance import provenance
 
     hub = normalize_hub(config.hub)
     source = {"data_dir": config.data_dir, "source": config.source, "revision": config.revision}
     responses = load_responses(config.responses)
+    check_hub(hub, responses, config.responses)
     records = load_records(hub, "eval", **source)
     db = load_api_db(hub, **source)
     report = score_responses(

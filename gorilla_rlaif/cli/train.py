@@ -4,7 +4,7 @@ The config is a preset (`--preset tiny|paper`, default tiny when no --config is 
 YAML file (`--config`), then `key=value` overrides (nested keys with dots; values are YAML).
 Everything is validated, including the dataset's splits and columns, before any model is
 loaded. The resolved config is echoed to OUTPUT_DIR/train_config.yaml; the model, tokenizer and
-gorilla_rlaif_train.json (config, versions, inputs with hashes, metrics) land in OUTPUT_DIR.
+its record gorilla_rlaif.meta.json (config, versions, inputs with hashes, metrics) land in OUTPUT_DIR.
 
 examples:
   gorilla-rlaif train sft --output-dir runs/sft

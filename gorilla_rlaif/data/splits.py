@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 from gorilla_rlaif.data.load import ApiDatabase, load_api_db, load_records
 from gorilla_rlaif.data.schema import ApiBenchRecord, ApiEntry, Hub, ParsedOutput
 from gorilla_rlaif.data.sources import Source, available, normalize_hub
 from gorilla_rlaif.errors import DataError
-from gorilla_rlaif.io import read_jsonl, write_json, write_jsonl
+from gorilla_rlaif.io import read_jsonl, write_jsonl
 from gorilla_rlaif.provenance import provenance, stable_hash
+from gorilla_rlaif.sidecar import read_sidecar, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,12 @@ class SplitConfig(BaseModel):
         except (KeyError, ValueError) as exc:
             raise ValueError(str(exc).strip("'\"")) from None
 
-    @model_validator(mode="after")
-    def _check(self) -> SplitConfig:
-        if any(v < 0 for v in self.fractions.values()) or sum(self.fractions.values()) <= 0:
-            raise ValueError(
-                "fractions must be non-negative and not all zero, e.g. {sft: 0.6, rm: 0.2, rl: 0.2}"
-            )
-        return self
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 for v in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("must be non-negative and not all zero, e.g. sft=0.6,rm=0.2,rl=0.2")
+        return value
 
 
 def normalize_instruction(text: str | None) -> str:
@@ -136,22 +136,19 @@ class Splits:
         return self.splits[stage]
 
     def save(self, directory: str | Path) -> Path:
-        """Write `{stage}.jsonl` per stage and `manifest.json` (config, counts, input hashes)."""
+        """Write `{stage}.jsonl` per stage and the directory's record (config, counts, input hashes)."""
         directory = Path(directory)
         for stage, records in self.splits.items():
             write_jsonl(directory / f"{stage}.jsonl", (r.model_dump(mode="json") for r in records))
-        write_json(directory / "manifest.json", self.manifest)
+        write_sidecar(directory, self.manifest, directory=True)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> Splits:
         directory = Path(directory)
-        manifest_path = directory / "manifest.json"
-        if not manifest_path.exists():
-            raise DataError("not a splits directory (no manifest.json)", path=directory)
-        import json
-
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_sidecar(directory)
+        if manifest is None or "counts" not in manifest:
+            raise DataError("not a splits directory (no record of `data splits`)", path=directory)
         splits = {
             stage: [
                 ApiBenchRecord.model_validate(row)

@@ -12,7 +12,6 @@ offline and fail only for its own reasons.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,14 +19,11 @@ from typing import Any
 
 from gorilla_rlaif.eval.config import EvalConfig
 from gorilla_rlaif.eval.score import NO_CODE
+from gorilla_rlaif.harness.schema import code_sha256
 
 log = logging.getLogger(__name__)
 
 EXECUTIONS_FILE = "executions.jsonl"
-
-
-def code_sha256(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 def sample_code(row: dict[str, Any]) -> str | None:

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gorilla_rlaif.config import check_keys, deep_merge, load_config, parse_overrides, read_yaml
+from gorilla_rlaif.config import deep_merge, load_config, parse_overrides, read_yaml, validate
 from gorilla_rlaif.data.splits import SplitConfig
 from gorilla_rlaif.errors import ConfigError
 from gorilla_rlaif.judge.base import JudgeConfig
@@ -181,20 +181,7 @@ def _section(cls: type[BaseModel], name: str, values: dict[str, Any], wiring: di
                 raise refuse(f"{key}.{clash[0]}", clash[0])
         else:
             raise refuse(key, key)
-    merged = deep_merge(values, wiring)
-    check_keys(cls, merged, where=f"{name}.")
-    try:
-        return cls.model_validate(merged)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            text = "; ".join(
-                f"{'.'.join([name, *map(str, e['loc'])])}: {e['msg']}".replace("Value error, ", "")
-                for e in errors()
-            )
-        else:
-            text = f"{name}: {exc}"
-        raise ConfigError(text) from None
+    return validate(cls, deep_merge(values, wiring), prefix=f"{name}.")
 
 
 def resolve(config: PipelineConfig, directory: Path) -> Resolved:

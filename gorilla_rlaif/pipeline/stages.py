@@ -29,6 +29,7 @@ from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.pipeline.config import TRAINED, PipelineConfig, Resolved, layout, resolve
 from gorilla_rlaif.pipeline.runner import Stage
+from gorilla_rlaif.sidecar import read_sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             "generate",
             f"sample {r.candidates.generation.num_candidates} candidates per reward-model prompt",
             lambda: _generate(r, progress),
-            outputs=(paths["candidates"], _meta(paths["candidates"])),
+            outputs=(paths["candidates"], sidecar_path(paths["candidates"])),
             after=("data", "sft"),
             config=r.candidates,
         )
@@ -105,7 +106,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             "label",
             f"ask the {r.label.judge.judge} judge the rubric's questions about every candidate",
             lambda: _label(r, progress),
-            outputs=(paths["feedback"], _meta(paths["feedback"])),
+            outputs=(paths["feedback"], sidecar_path(paths["feedback"])),
             after=("generate",),
             # the judge's settings are in its config; a rubric given as a file is hashed too
             files=(Path(str(r.label.judge.rubric)),) if _rubric_is_file(r.label.judge.rubric) else (),
@@ -174,10 +175,6 @@ def _limit_text(limit: int | None) -> str:
     return "all prompts" if limit is None else f"first {limit} prompts"
 
 
-def _meta(path: Path) -> Path:
-    return path.with_name(path.name.removesuffix(".jsonl") + ".meta.json")
-
-
 def _rubric_is_file(rubric: str | None) -> bool:
     return bool(rubric) and Path(str(rubric)).is_file()
 
@@ -192,10 +189,10 @@ def _data(config: PipelineConfig, out: Path) -> dict[str, Any]:
 
 
 def _base(config: PipelineConfig, out: Path) -> dict[str, Any]:
-    from gorilla_rlaif.tiny import PROVENANCE_FILE, build_tiny_model
+    from gorilla_rlaif.tiny import build_tiny_model
 
     path = build_tiny_model(config.base.tiny, output_dir=out)
-    record = json.loads((path / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    record = read_sidecar(path) or {}
     return {"parameters": record.get("parameters")}
 
 
@@ -215,7 +212,6 @@ def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...], laun
 
 
 def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
-    from gorilla_rlaif.train import PROVENANCE_FILE
 
     if launch.launcher == "accelerate":
         out = _accelerate_launch(name, cfg, launch)
@@ -223,7 +219,7 @@ def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
         from gorilla_rlaif import trainers
 
         out = trainers.train(name, cfg)
-    record = json.loads((Path(out) / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    record = read_sidecar(Path(out)) or {}
     return {
         "launcher": launch.launcher,
         "duration_s": record.get("duration_s"),

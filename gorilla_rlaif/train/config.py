@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gorilla_rlaif.data.splits import SplitConfig
 from gorilla_rlaif.harness.config import SandboxConfig
@@ -58,7 +58,7 @@ class TrainConfig(_Strict):
     )
     model_revision: str | None = None
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig, description="used when model='tiny'")
-    output_dir: str = Field(..., description="final model + gorilla_rlaif_train.json land here")
+    output_dir: str = Field(..., description="final model + its record (gorilla_rlaif.meta.json) land here")
     overwrite: bool = Field(False, description="replace a finished run in output_dir")
     seed: int = 0
 
@@ -67,7 +67,7 @@ class TrainConfig(_Strict):
         "auto", description="auto: bf16 on a GPU that supports it, else fp32"
     )
     learning_rate: float = Field(5e-5, gt=0)
-    max_steps: int = Field(-1, description="-1: run num_train_epochs")
+    max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1: run num_train_epochs")
     num_train_epochs: float = Field(1.0, gt=0)
     per_device_train_batch_size: int = Field(8, ge=1)
     per_device_eval_batch_size: int = Field(8, ge=1)
@@ -86,6 +86,13 @@ class TrainConfig(_Strict):
     trl: dict[str, Any] = Field(
         default_factory=dict, description="any other field of the TRL config class, passed through"
     )
+
+    @field_validator("max_steps")
+    @classmethod
+    def _max_steps(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("use -1 (train num_train_epochs) or at least 1 step")
+        return value
 
 
 class SFTRunConfig(TrainConfig):

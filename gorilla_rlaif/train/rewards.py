@@ -94,7 +94,7 @@ class RewardModelReward(RewardFunction):
         from gorilla_rlaif.train.run import resolve_model
 
         self.spec = spec
-        path = resolve_model(spec.path)
+        path = resolve_model(spec.path, role="reward model")
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
         if model.config.pad_token_id is None:

@@ -38,6 +38,11 @@ class EvalBackend(ABC):
     def __init__(self, config: EvalConfig):
         self.config = config
 
+    @classmethod  # noqa: B027 - an optional hook
+    def check(cls, config: EvalConfig) -> None:
+        """Refuse what would fail when loading (a missing model, a device that is not there),
+        cheaply and before the run directory is written."""
+
     @abstractmethod
     def complete(self, prompts: Sequence[EvalPrompt], seed: int) -> list[Completion]:
         """One completion per prompt, in order. `seed` makes sampling reproducible per batch."""

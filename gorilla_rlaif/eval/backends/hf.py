@@ -19,6 +19,14 @@ log = logging.getLogger(__name__)
 
 
 class HFBackend(EvalBackend):
+    @classmethod
+    def check(cls, config: EvalConfig) -> None:
+        from gorilla_rlaif.generate.base import resolve_device
+        from gorilla_rlaif.models import resolve_model
+
+        resolve_model(config.model, "generator")
+        resolve_device(config.generation.device, config.generation.dtype)
+
     def __init__(self, config: EvalConfig):
         super().__init__(config)
         from gorilla_rlaif.generate.hf import HFGenerator

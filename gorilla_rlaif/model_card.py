@@ -14,12 +14,12 @@ adds is the merge, so a card can be updated any number of times without losing a
 - the scores table is rendered from the merged `model-index`, so table and metadata always agree.
 
 A new card starts from `cards/model_card.md.jinja`. The trainers call `write_model_card` when a
-run finishes (training section from `gorilla_rlaif_train.json`); `gorilla-bench card` adds results.
+run finishes (training section from the model's record, `gorilla_rlaif.meta.json`); `gorilla-bench card`
+adds results.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from importlib import resources
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.errors import ConfigError, DataError, GorillaRlaifError
+from gorilla_rlaif.sidecar import DIRECTORY_SIDECAR, read_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ SOURCE_NAME = "gorilla-rlaif"
 # points at the method it implements. `source.name` is what marks an entry as ours.
 SOURCE_URL = "https://arxiv.org/abs/2406.20060"
 DATASET_ID = "gorilla-llm/APIBench"
-TRAIN_RECORD = "gorilla_rlaif_train.json"
+TRAIN_RECORD = DIRECTORY_SIDECAR  # the model directory's record (gorilla_rlaif.sidecar)
 HUB_LABELS = {"huggingface": "HuggingFace", "tensorflowhub": "TensorFlow Hub", "torchhub": "TorchHub"}
 SECTIONS = ("results", "training")
 
@@ -183,7 +184,7 @@ def results_table(eval_results: list[Any]) -> str:
 
 # ---- training provenance -> text ------------------------------------------------------------------
 def training_section(record: dict[str, Any]) -> str:
-    """How the model was made, from a trainer's `gorilla_rlaif_train.json`."""
+    """How the model was made, from a trainer's record (the model directory's sidecar)."""
     config = record.get("config") or {}
     inputs = record.get("inputs") or {}
     model = inputs.get("model") or {}
@@ -343,13 +344,9 @@ def write_model_card(
     readme = model_dir / "README.md"
     existing = readme.read_text(encoding="utf-8") if readme.exists() else None
     training = None
-    if (model_dir / TRAIN_RECORD).exists():
-        try:
-            training = json.loads((model_dir / TRAIN_RECORD).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"invalid JSON: {exc.msg}", path=model_dir / TRAIN_RECORD, line=exc.lineno
-            ) from None
+    record = read_sidecar(model_dir)
+    if record is not None and record.get("trainer"):  # a trainer's record (a built tiny model has none)
+        training = record
     name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.resolve().name)
     card = build_card(
         existing, model_name=name, repo=repo_id or str(model_dir), results=results, training=training
@@ -365,13 +362,21 @@ def load_hub_card(repo_id: str, *, token: str | None = None) -> str | None:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
 
+    from gorilla_rlaif.models import hub_offline
+
+    if hub_offline():  # offline, a missing file and a missing repo look the same: say which it is
+        raise GorillaRlaifError(
+            f"{repo_id} is not a local model directory, and HF_HUB_OFFLINE is set: its card on the Hub "
+            "cannot be read (pass a model directory, or unset HF_HUB_OFFLINE)"
+        )
     try:
         path = hf_hub_download(repo_id, "README.md", repo_type="model", token=token)
     except (EntryNotFoundError, RepositoryNotFoundError):
         return None
     except OfflineModeIsEnabled:
         raise GorillaRlaifError(
-            f"HF_HUB_OFFLINE is set: cannot read {repo_id}'s card from the Hub (unset it, or pass a local model dir)"
+            f"{repo_id} is not a local model directory, and HF_HUB_OFFLINE is set: its card on the Hub "
+            "cannot be read (pass a model directory, or unset HF_HUB_OFFLINE)"
         ) from None
     return Path(path).read_text(encoding="utf-8")
 
