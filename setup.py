@@ -4,4 +4,10 @@ packages plus the repository's `trainers/` and `cards/` folders, installed as
 
 from setuptools import find_packages, setup
 
-setup(packages=[*find_packages(include=["gorilla_rlaif", "gorilla_rlaif.*"]), "gorilla_rlaif.trainers", "gorilla_rlaif.cards"])
+setup(
+    packages=[
+        *find_packages(include=["gorilla_rlaif", "gorilla_rlaif.*"]),
+        "gorilla_rlaif.trainers",
+        "gorilla_rlaif.cards",
+    ]
+)

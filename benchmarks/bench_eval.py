@@ -29,7 +29,10 @@ def throughput(model: str, n: int, max_new_tokens: int, batch_sizes: list[int], 
     from gorilla_rlaif.eval.prompts import load_eval_prompts
 
     config = EvalConfig(
-        model=model, hubs=["torchhub"], limit=n, generation={"max_new_tokens": max_new_tokens, "device": "cpu"}
+        model=model,
+        hubs=["torchhub"],
+        limit=n,
+        generation={"max_new_tokens": max_new_tokens, "device": "cpu"},
     )
     prompts = load_eval_prompts(config)["torchhub"].prompts
     backend = make_backend(config)

@@ -64,7 +64,7 @@ def eval_results_from(results: dict[str, Any]) -> list[Any]:
     """One `EvalResult` per (hub, metric) of a results.json, values in percent."""
     from huggingface_hub import EvalResult
 
-    from gorilla_rlaif.eval.score import METRIC_LABELS
+    from gorilla_rlaif.metrics.names import METRIC_LABELS
 
     if "hubs" not in results:
         raise DataError("not a gorilla-bench results.json (no 'hubs')")
@@ -150,7 +150,7 @@ def results_table(eval_results: list[Any]) -> str:
     ours = [r for r in eval_results if r.source_name == SOURCE_NAME]
     if not ours:
         return ""
-    from gorilla_rlaif.eval.score import METRICS
+    from gorilla_rlaif.metrics.names import METRICS
 
     order = [key for key, _, _ in METRICS]
     columns = [k for k in order if any(r.metric_type == k for r in ours)]

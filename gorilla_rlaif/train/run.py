@@ -12,7 +12,7 @@ The record = `gorilla_rlaif.provenance.provenance(config, inputs=...)` plus:
 dir, revision, file hashes, and the record of the run that produced it when it is ours),
 `inputs.data` (dataset id, config, revision, file hashes, rows), `metrics` (held-out numbers and a
 summary of the training log), `log_history` (TRL's per-step logs), `duration_s`. Model cards
-(issue 7) and the pipeline read this file, so fields are only ever added, never renamed.
+and the pipeline read this file, so fields are only ever added, never renamed.
 
 A run whose output_dir already holds a finished run is refused unless `overwrite=true`; an
 interrupted run with checkpoints made by the same config resumes from the latest one.
