@@ -43,15 +43,21 @@ def _open_bytes(path: Path) -> bytes:
     return data
 
 
-def read_jsonl(path: str | Path, *, allow_empty: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(
+    path: str | Path, *, allow_empty: bool = False, torn_tail: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield `(line_number, object)` for each non-blank line of a JSON Lines file (`.gz` too).
 
     Raises `DataError` naming the file and 1-based line for: an empty file, bytes that are not
     UTF-8, a line that is not valid JSON (e.g. truncated) and a line that is not a JSON object.
     Blank lines are skipped; line numbers stay physical so they match what an editor shows.
+    `torn_tail=True` skips a last line without its newline (a crash mid-write; `JsonlAppender`
+    cuts it when it reopens the file).
     """
     path = Path(path)
     data = _open_bytes(path)
+    if torn_tail and data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
     if not data.strip():
         if allow_empty:
             return

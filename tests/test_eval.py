@@ -330,7 +330,7 @@ def test_config_errors_are_clear(tmp_path):
     config = EvalConfig(model="m", backend="vllm", output_path=str(tmp_path))
     with pytest.raises(ConfigError, match=r"pip install 'gorilla-rlaif\[vllm\]'"):
         make_backend(config)
-    with pytest.raises(GorillaRlaifError, match="cannot load model"):
+    with pytest.raises(GorillaRlaifError, match="missing: no such directory"):
         make_backend(EvalConfig(model=str(tmp_path / "missing"), output_path=str(tmp_path)))
 
 

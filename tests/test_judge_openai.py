@@ -157,7 +157,7 @@ def test_bad_candidate_rows_are_named(tmp_path):
     path = tmp_path / "c.jsonl"
     write_jsonl(path, [{"id": "a", "prompt": "p", "completion": "c"}, {"id": "b", "prompt": "p"}])
     config = LabelConfig(candidates=str(path), output=str(tmp_path / "f.jsonl"))
-    with pytest.raises(DataError, match=r"c\.jsonl:2: candidate is missing 'completion'"):
+    with pytest.raises(DataError, match=r"c\.jsonl:2: completion: Field required"):
         label(config, progress=False)
     write_jsonl(
         path, [{"id": "a", "prompt": "p", "completion": "c"}, {"id": "a", "prompt": "p", "completion": "d"}]

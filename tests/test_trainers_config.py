@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,7 +92,7 @@ def test_dataset_path_split_and_config_errors(capsys, tmp_path, tiny_model_path,
 
 def test_model_and_method_errors(capsys, tmp_path, tiny_model_path):
     common = ("-o", str(tmp_path / "out"))
-    assert "model directory ./no/such/model does not exist" in cli_error(
+    assert "policy ./no/such/model: no such directory" in cli_error(
         capsys, "sft", *common, "model=./no/such/model"
     )
     assert "ppo needs reward_model=DIR" in cli_error(
@@ -119,11 +118,11 @@ def test_model_and_method_errors(capsys, tmp_path, tiny_model_path):
 
 
 def test_ppo_refuses_a_reward_model_with_another_tokenizer(capsys, tmp_path, tiny_model_path):
-    from transformers import AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     other = tmp_path / "other-rm"
-    shutil.copytree(tiny_model_path, other)
-    tokenizer = AutoTokenizer.from_pretrained(other)
+    AutoModelForSequenceClassification.from_pretrained(tiny_model_path, num_labels=1).save_pretrained(other)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
     tokenizer.add_tokens(["<extra_token>"])
     tokenizer.save_pretrained(other)
     err = cli_error(

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gorilla_rlaif.cli.command import Command, flag
 from gorilla_rlaif.data.schema import HUBS
-from gorilla_rlaif.data.sources import Source
+from gorilla_rlaif.data.sources import HubName, Source
 from gorilla_rlaif.data.splits import SplitConfig
 
 HELP = "inspect, export and split APIBench (train/eval records and the API database)"
@@ -32,14 +32,19 @@ class DataSource(BaseModel):
     source: Source = Field("auto", description="force one source (default: auto, in the order above)")
     revision: str | None = Field(None, description="revision of the Hub dataset gorilla-llm/APIBench")
 
+    @property
+    def source_kwargs(self) -> dict[str, Any]:
+        """These three settings as `load_records` / `load_api_db` take them."""
+        return self.model_dump(include=set(DataSource.model_fields))
+
 
 class InfoConfig(DataSource):
-    hub: str = Field("torchhub", description=HUB_HELP)
+    hub: HubName = Field("torchhub", description=HUB_HELP)
     failures: bool = Field(False, description="list every record that could not be parsed")
 
 
 class ExportConfig(DataSource):
-    hub: str = Field(description=HUB_HELP)
+    hub: HubName = Field(description=HUB_HELP)
     split: Literal["train", "eval", "api"] = Field(
         "eval", description="records of a split, or the API entries"
     )
@@ -79,7 +84,7 @@ def _info(config: InfoConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.errors import DataError
 
     hub = normalize_hub(config.hub)
-    source = {"data_dir": config.data_dir, "source": config.source, "revision": config.revision}
+    source = config.source_kwargs
     for split in ("train", "eval"):
         try:
             result = load_records(hub, split, **source)
@@ -104,7 +109,7 @@ def _export(config: ExportConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.data import load_api_db, load_records, normalize_hub
 
     hub = normalize_hub(config.hub)
-    source = {"data_dir": config.data_dir, "source": config.source, "revision": config.revision}
+    source = config.source_kwargs
     if config.split == "api":
         db = load_api_db(hub, **source)
         rows = [e.model_dump(mode="json") for e in db.entries]
@@ -156,14 +161,14 @@ COMMAND = Command(
             "record counts, parse failures and sources of a hub's files",
             InfoConfig,
             _info,
-            flags=[flag("hub"), flag("failures", value=True), *source_flags()],
+            flags=[flag("hub", choices=()), flag("failures", value=True), *source_flags()],
         ),
         "export": Command(
             "write parsed records (or API entries) as JSON Lines",
             ExportConfig,
             _export,
             flags=[
-                flag("hub"),
+                flag("hub", choices=()),
                 flag("split"),
                 flag("output", "--output", "-o"),
                 flag("strict", value=True),

@@ -20,6 +20,7 @@ from pydantic import Field
 from gorilla_rlaif.cli.command import Command, flag, positional
 from gorilla_rlaif.cli.data import DataSource, source_flags
 from gorilla_rlaif.data.schema import HUBS
+from gorilla_rlaif.data.sources import HubName
 
 HELP = "score responses: Gorilla AST accuracy / hallucination (and strict), ROUGE-L, CodeBLEU"
 
@@ -28,7 +29,7 @@ class ScoreConfig(DataSource):
     """`gorilla-bench score`: which responses, against which hub's gold records, how."""
 
     responses: str = Field(description="JSON Lines file with question_id and text per line")
-    hub: str = Field(description=f"APIBench hub: {', '.join(HUBS)} (aliases: hf, tf, torch)")
+    hub: HubName = Field(description=f"APIBench hub: {', '.join(HUBS)} (aliases: hf, tf, torch)")
     output: str | None = Field(None, description="write the JSON summary (with provenance) here")
     per_sample: str | None = Field(None, description="write one JSON Lines row per response here")
     strict: bool = Field(False, description="verdicts require the exact gold API")
@@ -54,7 +55,7 @@ def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.provenance import provenance
 
     hub = normalize_hub(config.hub)
-    source = {"data_dir": config.data_dir, "source": config.source, "revision": config.revision}
+    source = config.source_kwargs
     responses = load_responses(config.responses)
     check_hub(hub, responses, config.responses)
     records = load_records(hub, "eval", **source)
@@ -98,7 +99,7 @@ COMMAND = Command(
     run,
     flags=[
         positional("responses", "RESPONSES"),
-        flag("hub"),
+        flag("hub", choices=()),
         flag("output", "--output", "-o"),
         flag("per_sample"),
         flag("strict", value=True),

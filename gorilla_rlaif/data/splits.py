@@ -28,8 +28,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from gorilla_rlaif.data.load import ApiDatabase, load_api_db, load_records
-from gorilla_rlaif.data.schema import ApiBenchRecord, ApiEntry, Hub, ParsedOutput
-from gorilla_rlaif.data.sources import Source, available, normalize_hub
+from gorilla_rlaif.data.schema import ApiBenchRecord, ApiEntry, ParsedOutput
+from gorilla_rlaif.data.sources import HubName, Source, available
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.io import read_jsonl, write_jsonl
 from gorilla_rlaif.provenance import provenance, stable_hash
@@ -43,7 +43,7 @@ STAGES = ("sft", "rm", "rl", "test")
 class SplitConfig(BaseModel):
     """How to split one hub. Parameters that control the split:"""
 
-    hub: Hub = "torchhub"
+    hub: HubName = Field("torchhub", description="APIBench hub (aliases: hf, tf, torch)")
     seed: int = 0
     fractions: dict[Literal["sft", "rm", "rl"], float] = Field(
         default_factory=lambda: {"sft": 0.6, "rm": 0.2, "rl": 0.2},
@@ -58,14 +58,6 @@ class SplitConfig(BaseModel):
     )
     data_dir: str | None = Field(None, description="a local directory holding APIBench files (plain or .gz)")
     source: Source = Field("auto", description="force one source: local, hub or bundled (default: auto)")
-
-    @field_validator("hub", mode="before")
-    @classmethod
-    def _hub_alias(cls, value: Any) -> Any:
-        try:
-            return normalize_hub(value) if isinstance(value, str) else value
-        except (KeyError, ValueError) as exc:
-            raise ValueError(str(exc).strip("'\"")) from None
 
     @field_validator("fractions")
     @classmethod

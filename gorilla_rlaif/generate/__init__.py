@@ -117,11 +117,8 @@ def generate_candidates(
         raise ConfigError(
             f"{config.output} was generated with another configuration: use a new --output, or delete it to start over"
         )
-    existing = (
-        [row for _, row in read_jsonl(config.output, allow_empty=True)]
-        if Path(config.output).exists()
-        else []
-    )
+    output = Path(config.output)
+    existing = [r for _, r in read_jsonl(output, allow_empty=True, torn_tail=True)] if output.exists() else []
     per_prompt = Counter(row.get("prompt_id") for row in existing)
     expected = {row.get("prompt_id"): row.get("kept") for row in existing}
     batches = [prompts[i : i + gen.batch_size] for i in range(0, len(prompts), gen.batch_size)]
