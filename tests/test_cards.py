@@ -191,6 +191,14 @@ def test_push_the_card_to_a_stand_in_hub(tmp_path, results):
             "HF_HOME": str(tmp_path / "hf-home"),
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
         }
+        # a Hub id the Hub does not know, without --push: a typo, not a new card written locally
+        proc = _cli(
+            ["card", "me/tiny-gorila", "--results", str(results["torchhub"]), "--allow-other-model"],
+            env,
+            tmp_path,
+        )
+        assert proc.returncode == 2 and "the Hub has no model 'me/tiny-gorila'" in proc.stderr, proc.stderr
+        assert not list(tmp_path.glob("*.README.md"))
         # a Hub id without a card yet: a new card, pushed
         proc = _cli(
             [
