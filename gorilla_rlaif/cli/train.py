@@ -14,7 +14,7 @@ examples:
   gorilla-rlaif train dpo model=runs/sft dataset.path=user/prefs dataset.revision=v0.1.0 --output-dir runs/dpo
   gorilla-rlaif train grpo model=runs/sft 'rewards=[{kind: reward_model, path: runs/rm}]' --output-dir runs/grpo
   gorilla-rlaif train sft --preset paper --dry-run           # print the resolved config, train nothing
-  accelerate launch -m gorilla_rlaif.trainers.sft --preset paper --output-dir runs/sft   # multi-GPU (see README)
+  accelerate launch -m gorilla_rlaif.cli rlaif train sft --preset paper -o runs/sft   # multi-GPU (see README)
 """
 
 from __future__ import annotations
