@@ -82,7 +82,9 @@ class LLMSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Parameters that control the connection
-    model: str = "gpt-3.5-turbo"
+    # Set by the owner of these settings (the judge's `judge: openai:MODEL`, eval's `model`) and
+    # left out of dumps: a saved config then names the model in that one place only.
+    model: str = Field("gpt-3.5-turbo", exclude=True, description="the model the requests name")
     base_url: str | None = Field(None, description="any OpenAI-compatible server (vLLM, Ollama, Azure)")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the key")
     timeout: float = Field(60.0, gt=0, description="seconds per request before it counts as failed")

@@ -92,6 +92,11 @@ def test_the_judge_model_is_named_in_one_place():
     config = JudgeConfig(judge="openai:gpt-4o")
     assert config.openai.llm.model == "gpt-4o"
     assert JudgeConfig.model_validate(config.model_dump()).openai.llm.model == "gpt-4o"  # round trip
+    saved = config.model_dump()  # a saved config names the model once, so another judge= can follow
+    assert "model" not in saved["openai"]["llm"]
+    assert (
+        JudgeConfig.model_validate({**saved, "judge": "openai:gpt-4o-mini"}).openai.llm.model == "gpt-4o-mini"
+    )
     with pytest.raises(ValidationError, match=r"disagrees with judge='openai'.*judge=openai:gpt-4o"):
         JudgeConfig(judge="openai", openai={"llm": {"model": "gpt-4o"}})
     assert JudgeConfig(judge="openai").openai.llm.model == "gpt-3.5-turbo"
