@@ -74,7 +74,7 @@ def run_label(
     config = LabelConfig(
         candidates=str(candidates),
         output=str(output),
-        judge=JudgeConfig(judge=judge, mode=mode, llm=LLMSettings(base_url=base_url)),
+        judge=JudgeConfig(judge=judge, mode=mode, openai={"llm": LLMSettings(base_url=base_url)}),
     )
     start = time.perf_counter()
     summary = label(config, progress=False)

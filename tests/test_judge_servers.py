@@ -39,7 +39,9 @@ def config(tmp_path, server, mode="per-question", judge=None, **llm):
         candidates=str(tmp_path / "candidates.jsonl"),
         output=str(tmp_path / "feedback.jsonl"),
         judge=JudgeConfig(
-            judge="openai:local-model", mode=mode, llm=LLMSettings(**{**base, **llm}), **(judge or {})
+            judge="openai:local-model",
+            mode=mode,
+            openai={"llm": LLMSettings(**{**base, **llm}), **(judge or {})},
         ),
     )
 

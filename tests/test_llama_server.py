@@ -63,7 +63,9 @@ def _label(server: LlamaServer, candidates: Path, out: Path, mode: str) -> tuple
         # the defaults a user gets (concurrency 8, response_format auto), but for the timeout: on a
         # machine busy with other jobs one rubric answer took 76 s here (5-8 s when idle)
         judge=JudgeConfig(
-            judge=f"openai:{MODEL_ALIAS}", mode=mode, llm=LLMSettings(base_url=server.base_url, timeout=600)
+            judge=f"openai:{MODEL_ALIAS}",
+            mode=mode,
+            openai={"llm": LLMSettings(base_url=server.base_url, timeout=600)},
         ),
     )
     summary = label(config, progress=False)

@@ -183,7 +183,7 @@ class OpenAIJudge(Judge):
     def __init__(self, config: JudgeConfig, rubric: Rubric, cache: ResponseCache | None = None):
         super().__init__(config, rubric)
         self.cache = cache
-        self._api_key = resolve_api_key(config.llm)  # fail before any work if there is no key
+        self._api_key = resolve_api_key(config.openai.llm)  # fail before any work if there is no key
         self.client: LLMClient | None = None
         fields: dict[str, Any] = {q.id: (Literal["yes", "no"], ...) for q in rubric.questions}
         self._answers_model = create_model("RubricAnswers", **fields)
@@ -200,38 +200,42 @@ class OpenAIJudge(Judge):
     # ---- what the server accepts ------------------------------------------------------------
     @property
     def server(self) -> str:
-        return self.config.llm.base_url or OPENAI_URL
+        return self.config.openai.llm.base_url or OPENAI_URL
 
     def prepare(self) -> None:
         """Negotiate, once, what this run needs from the server (see `capabilities`)."""
         if self.capabilities is not None:
             return
         needs = {
-            "need_logprobs": self.config.top_logprobs,
-            "need_format": self.config.mode == "rubric" and self.config.response_format == "auto",
-            "need_parallel": self.config.llm.concurrency > 1,
+            "need_logprobs": self.config.openai.top_logprobs,
+            "need_format": self.config.mode == "rubric" and self.config.openai.response_format == "auto",
+            "need_parallel": self.config.openai.llm.concurrency > 1,
         }
         known = None
         if self.cache is not None:
-            stored = self.cache.get_capabilities(self.server, self.config.llm.model)
+            stored = self.cache.get_capabilities(self.server, self.config.openai.llm.model)
             known = Capabilities.model_validate(stored) if stored else None
         if not any(needs.values()):
-            self.capabilities = known or Capabilities(server=self.server, model=self.config.llm.model)
+            self.capabilities = known or Capabilities(server=self.server, model=self.config.openai.llm.model)
             return
         self.capabilities = run_sync(self._negotiate(known, **needs))
 
     async def _negotiate(self, known: Capabilities | None, **needs: Any) -> Capabilities:
-        settings = self.config.llm.model_copy(update={"concurrency": max(4, self.config.llm.concurrency)})
+        settings = self.config.openai.llm.model_copy(
+            update={"concurrency": max(4, self.config.openai.llm.concurrency)}
+        )
         async with LLMClient(settings, None, namespace="judge:probe", api_key=self._api_key) as client:
             caps = await negotiate(client, known, **needs)
             self._negotiation = client.totals.as_dict()
         fresh = caps != known
         if fresh and self.cache is not None:
-            self.cache.put_capabilities(self.server, self.config.llm.model, caps.model_dump(mode="json"))
+            self.cache.put_capabilities(
+                self.server, self.config.openai.llm.model, caps.model_dump(mode="json")
+            )
         log.info(
             "%s (%s): %s [%s]",
             self.server,
-            self.config.llm.model,
+            self.config.openai.llm.model,
             caps.summary(),
             f"negotiated with {self._negotiation.get('probes', 0)} probe request(s)"
             if fresh
@@ -244,8 +248,8 @@ class OpenAIJudge(Judge):
     @property
     def response_format(self) -> str:
         """The rubric mode's response format in use (negotiated when `auto`)."""
-        if self.config.response_format != "auto":
-            return self.config.response_format
+        if self.config.openai.response_format != "auto":
+            return self.config.openai.response_format
         assert self.capabilities is not None and self.capabilities.response_format, "call prepare() first"
         return self.capabilities.response_format
 
@@ -254,32 +258,32 @@ class OpenAIJudge(Judge):
         """Requests in flight: the setting, or 1 for a server that answers one at a time."""
         if self.capabilities is not None and self.capabilities.parallel is False:
             return 1
-        return self.config.llm.concurrency
+        return self.config.openai.llm.concurrency
 
     @property
     def top_logprobs(self) -> int:
         """Alternatives asked for: the setting, or 0 when the server gives no logprobs."""
-        if not self.config.top_logprobs:
+        if not self.config.openai.top_logprobs:
             return 0
         caps = self.capabilities
         if caps is None or caps.logprobs is None:
-            return self.config.top_logprobs
+            return self.config.openai.top_logprobs
         if self.config.mode == "rubric" and caps.rubric_logprobs is False:
             return 0
-        return self.config.top_logprobs if caps.logprobs else 0
+        return self.config.openai.top_logprobs if caps.logprobs else 0
 
     def settings(self) -> dict[str, Any]:
         self.prepare()
         out = {
             "backend": "openai",
-            "model": self.config.llm.model,
+            "model": self.config.openai.llm.model,
             "mode": self.config.mode,
             "temperature": 0.0,
             **self.rubric.describe(),
             "top_logprobs": self.top_logprobs,
         }
         if self.config.mode == "per-question":
-            out["min_yes_no_mass"] = self.config.min_yes_no_mass
+            out["min_yes_no_mass"] = self.config.openai.min_yes_no_mass
         else:
             out["response_format"] = self.response_format
         return out
@@ -346,7 +350,7 @@ class OpenAIJudge(Judge):
 
     # ---- validation -----------------------------------------------------------------------
     def _validate_question(self, content: str, logprobs: list[dict[str, Any]] | None) -> QuestionAnswer:
-        return read_question_answer(content, logprobs, self.config.min_yes_no_mass)
+        return read_question_answer(content, logprobs, self.config.openai.min_yes_no_mass)
 
     def _validate_rubric(
         self, content: str, logprobs: list[dict[str, Any]] | None
@@ -406,8 +410,8 @@ class OpenAIJudge(Judge):
 
     async def ajudge(self, items: Sequence[JudgeItem], on_result: OnResult | None = None) -> list[Judgment]:
         results: list[Judgment | None] = [None] * len(items)
-        breaker = _Breaker(self.config.max_consecutive_failures)
-        settings = self.config.llm
+        breaker = _Breaker(self.config.openai.max_consecutive_failures)
+        settings = self.config.openai.llm
         if self.concurrency != settings.concurrency:
             log.info(
                 "%s answers one request at a time: sending 1 at a time instead of %d (queued requests "
