@@ -16,8 +16,8 @@ answers, `judge` (backend, model, mode, rubric and its hash, the negotiated requ
 `usage` (requests, re-asks, cached requests, tokens), `cost_usd`, `judged_at`.
 
 A judge that stops on purpose (`JudgeStopped`: a refused request shape, or the same failure on
-many rows in a row) or on an error every request would repeat leaves the output compacted and
-the meta file with status `stopped` and the reason; re-running the command goes on from there.
+many rows in a row) leaves the output compacted and the meta file with status `stopped` and the
+reason; re-running the command goes on from there.
 """
 
 from __future__ import annotations
@@ -31,9 +31,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gorilla_rlaif.artifacts import CandidateRow, FeedbackRow, JudgeInfo, JudgeUsage, parse_row
 from gorilla_rlaif.config import operational
-from gorilla_rlaif.errors import ConfigError, DataError, GorillaRlaifError
+from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.io import JsonlAppender, read_jsonl, sha256_file, write_json, write_jsonl
-from gorilla_rlaif.judge.base import JudgeConfig, JudgeItem, Judgment, instruction_from_prompt, make_judge
+from gorilla_rlaif.judge.base import (
+    JudgeConfig,
+    JudgeItem,
+    JudgeStopped,
+    Judgment,
+    instruction_from_prompt,
+    make_judge,
+)
 from gorilla_rlaif.judge.rubric import Rubric, load_rubric
 from gorilla_rlaif.provenance import provenance, stable_hash, utc_now
 from gorilla_rlaif.sidecar import check_outputs, sidecar_path
@@ -183,7 +190,7 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
     judge_info = {**settings, "settings_hash": settings_hash}
 
     appender = JsonlAppender(config.output, key="id")
-    stopped: GorillaRlaifError | None = None
+    stopped: JudgeStopped | None = None
     try:
         _check_compatible(config, settings_hash, appender.rows)
         latest = {row.get("id"): row for row in appender.rows}
@@ -225,7 +232,7 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
             default_hub = config.judge.rules.hub
             try:
                 judge.judge([to_item(c, default_hub) for c in todo], on_result)
-            except GorillaRlaifError as exc:  # stopped on purpose: keep what is done, say why
+            except JudgeStopped as exc:  # stopped on purpose: keep what is done, say why
                 stopped = exc
         if bar is not None:
             bar.close()
