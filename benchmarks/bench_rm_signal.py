@@ -203,7 +203,7 @@ def train_and_score(
     """Train the run's reward model on `dataset` (mode, seed) and score the common held-out pairs."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    import trainers
+    from gorilla_rlaif import trainers
     from gorilla_rlaif.train.rewards import SequenceScorer
 
     cfg = r.reward.model_copy(

@@ -11,7 +11,6 @@ with RLOO).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import GRPORunConfig
@@ -25,13 +24,3 @@ def train(config: GRPORunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.online import train_online
 
     return train_online("grpo", config, GRPOConfig, GRPOTrainer, dry_run=dry_run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("grpo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

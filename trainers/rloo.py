@@ -12,7 +12,6 @@ around TRL is `gorilla_rlaif.train.online` (shared with GRPO).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import RLOORunConfig
@@ -26,13 +25,3 @@ def train(config: RLOORunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.online import train_online
 
     return train_online("rloo", config, RLOOConfig, RLOOTrainer, dry_run=dry_run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("rloo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

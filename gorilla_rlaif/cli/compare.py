@@ -14,26 +14,44 @@ from __future__ import annotations
 
 import argparse
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from gorilla_rlaif.cli.command import Command, flag, positional
+from gorilla_rlaif.data.sources import HubName
+
 HELP = "paired comparison of eval runs on the same questions: difference, 95% interval, p-value"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("baseline", help="eval run directory (OUTPUT/MODEL/RUN) of the baseline")
-    parser.add_argument("candidates", nargs="+", help="eval run directories to compare with it")
-    parser.add_argument("--hub", help="which hub of the runs (default: the baseline's first)")
-    parser.add_argument("--output", "-o", help="also write the numbers as JSON here")
+class CompareConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    runs: list[str] = Field(
+        min_length=2,
+        description="eval run directories (OUTPUT/MODEL/RUN): the baseline first, then candidates",
+    )
+    hub: HubName | None = Field(None, description="which hub of the runs (default: the baseline's first)")
+    output: str | None = Field(None, description="also write the numbers as JSON here")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(config: CompareConfig, args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from gorilla_rlaif.eval.compare import compare_runs, paired_markdown
+    from gorilla_rlaif.io import write_text
 
-    result = compare_runs(args.baseline, args.candidates, hub=args.hub)
+    result = compare_runs(config.runs[0], config.runs[1:], hub=config.hub)
     print(f"### {result['hub']}, {result['split']} split: against {result['baseline']}\n")
     print(paired_markdown(result["paired"], "baseline", runs_word="runs"))
-    if args.output:
-        Path(args.output).write_text(json.dumps(result, indent=2), encoding="utf-8")
-        print(f"wrote {args.output}")
+    if config.output:
+        write_text(config.output, json.dumps(result, indent=2))
+        print(f"wrote {config.output}")
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    CompareConfig,
+    run,
+    flags=[positional("runs", "RUN", nargs="+"), flag("hub"), flag("output", "--output", "-o")],
+    outputs={"output": "file"},
+)

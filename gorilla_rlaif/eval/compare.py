@@ -18,16 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.errors import DataError
-
-# (key, label, higher is better): the metrics compared, in the paper's order
-METRICS = (
-    ("ast_accuracy", "AST accuracy", True),
-    ("hallucination_rate", "Hallucination", False),
-    ("rouge_l", "ROUGE-L", True),
-    ("codebleu", "CodeBLEU", True),
-    ("executability", "Executability", True),
-    ("ast_accuracy_strict", "AST (strict)", True),  # not in the paper: the gold API itself
-)
+from gorilla_rlaif.metrics.names import PAPER_METRICS as METRICS
 
 QuestionValues = dict[str, dict[int, float]]  # metric -> question_id -> value
 

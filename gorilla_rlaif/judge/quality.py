@@ -41,13 +41,16 @@ import ast
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gorilla_rlaif.config import operational
+from gorilla_rlaif.data.sources import HubName
 from gorilla_rlaif.errors import DataError
-from gorilla_rlaif.io import write_json, write_jsonl
+from gorilla_rlaif.harness.config import SandboxConfig, sandbox_by_name
+from gorilla_rlaif.io import write_json, write_jsonl, write_text
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,10 @@ TRUTH_SOURCES = {
 RUNS = "ok"  # the sandbox status of code that ran
 
 
+def _local_sandbox() -> SandboxConfig:
+    return SandboxConfig(backend="local")
+
+
 class JudgeReportConfig(BaseModel):
     """What `gorilla-rlaif judge-report` checks, how it runs the code, where results go."""
 
@@ -76,21 +83,27 @@ class JudgeReportConfig(BaseModel):
 
     feedback: str = Field(description="feedback JSONL written by `gorilla-rlaif label` (any judge)")
     output_dir: str = Field(description="rows, summary, tables and plot land here")
-    hub: str | None = Field(None, description="API database for rows without a `hub` (default torchhub)")
-    data_dir: str | None = None
-    # how code runs (same meaning as `gorilla-bench eval`'s fields)
-    sandbox: Literal["local", "docker", "none"] = Field(
-        "local", description="where code runs for `bug_free` and executability; none: skip both"
+    hub: HubName | None = Field(None, description="API database for rows without a `hub` (default torchhub)")
+    data_dir: str | None = Field(None, description="local APIBench directory (else Hub, else bundled copy)")
+    # how code runs: the harness's SandboxConfig, whole, as in `gorilla-bench eval`
+    sandbox: SandboxConfig | None = Field(
+        default_factory=_local_sandbox,
+        description="where candidates' code runs for `bug_free` and executability: local, docker, or "
+        "none (skip both); a backend name or the harness's whole SandboxConfig",
     )
-    exec_timeout_s: float | None = Field(None, gt=0, description="per snippet (default: the harness's)")
-    exec_memory_mb: int | None = Field(None, ge=64, description="per snippet (default: the harness's)")
-    exec_workers: int | None = Field(None, ge=1, description="snippets at once (default: the harness's)")
-    model_cache: str | None = Field(None, description="the sandbox's stand-in models (default: shared cache)")
+    model_cache: str | None = operational(
+        None, description="the sandbox's offline stand-in models (default: the shared cache)"
+    )
     # statistics
     bins: int = Field(10, ge=2, le=50, description="calibration bins (equal width over P(yes))")
-    bootstrap: int = Field(1000, ge=0, description="resamples for the 95% intervals")
-    seed: int = 0
-    progress: bool = True
+    bootstrap: int = Field(1000, ge=0, le=100_000, description="resamples for the 95% intervals")
+    seed: int = Field(0, description="seed of the bootstrap")
+    progress: bool = operational(True, description="progress bars")
+
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _sandbox_by_name(cls, value: Any) -> Any:
+        return sandbox_by_name(value)
 
 
 # ---- ground truth ---------------------------------------------------------------------------------
@@ -297,18 +310,16 @@ def quality_rows(config: JudgeReportConfig) -> list[dict[str, Any]]:
     from gorilla_rlaif.publish.build import read_feedback
 
     feedback, _ = read_feedback([config.feedback])
-    ok = [r for r in feedback if r["status"] == "ok"]
+    ok = [r for r in feedback if r.status == "ok"]
     log.info("%s: %d of %d rows judged ok", config.feedback, len(ok), len(feedback))
-    hubs = {r["id"]: normalize_hub(r.get("hub") or config.hub or "torchhub") for r in ok}
+    hubs = {r.id: normalize_hub(r.hub or config.hub or "torchhub") for r in ok}
     matchers = {hub: matcher_for(hub, config.data_dir) for hub in set(hubs.values())}
-    samples = [{"id": r["id"], "parsed": parse_completion(r["completion"])} for r in ok]
+    samples = [{"id": r.id, "parsed": parse_completion(r.completion)} for r in ok]
     cache_codes = [
         code
         for r in ok
-        for code in (
-            (r.get("reference") or {}).get("api_call"),
-            (r.get("reference") or {}).get("answer_api_call"),
-        )
+        if r.reference
+        for code in (r.reference.api_call, r.reference.answer_api_call)
         if code
     ]
     codes = [s["parsed"]["code"] for s in samples if (s["parsed"].get("code") or "").strip()]
@@ -317,30 +328,30 @@ def quality_rows(config: JudgeReportConfig) -> list[dict[str, Any]]:
     executed = execute_codes(config, codes, cache_codes, out_dir / EXECUTIONS_FILE)
     rows = []
     for row, sample in zip(ok, samples, strict=True):
-        code = sample["parsed"].get("code")
-        reference = row.get("reference") if isinstance(row.get("reference"), dict) else None
-        truth: dict[str, Any] = static_truth(code)
-        found = ast_truth(row["completion"], reference, matchers[hubs[row["id"]]])
+        reference = row.reference.model_dump() if row.reference else None
+        truth: dict[str, Any] = static_truth(sample["parsed"].get("code"))
+        found = ast_truth(row.completion, reference, matchers[hubs[row.id]])
         verdict = found.pop("ast_verdict", None)
         truth.update(found)
         status = None
-        if config.sandbox != "none":
-            status = exec_field(sample, executed, config.sandbox)["status"]
+        if config.sandbox is not None:
+            status = exec_field(sample, executed, config.sandbox.backend)["status"]
         truth["bug_free"] = exec_truth(status)
+        judge = row.judge
         rows.append(
             {
-                "id": row["id"],
-                "prompt_id": row["prompt_id"],
-                "hub": hubs[row["id"]],
-                "score": row["score"],
-                "weighted_score": row.get("weighted_score"),
-                "answers": row["answers"],
-                "p_yes": row.get("p_yes") or {},
+                "id": row.id,
+                "prompt_id": row.prompt_id,
+                "hub": hubs[row.id],
+                "score": row.score,
+                "weighted_score": row.weighted_score,
+                "answers": row.answers,
+                "p_yes": row.p_yes,
                 "truth": truth,
                 "ast_verdict": verdict,
                 "exec_status": status,
                 "runs": truth["bug_free"],
-                "judge": {k: (row.get("judge") or {}).get(k) for k in ("backend", "model", "mode", "rubric")},
+                "judge": {k: getattr(judge, k, None) for k in ("backend", "model", "mode", "rubric")},
             }
         )
     return rows
@@ -357,7 +368,7 @@ def judge_report(config: JudgeReportConfig) -> dict[str, Any]:
     summary = summarize_quality(rows, config)
     record = provenance(config, inputs={config.feedback: sha256_file(config.feedback)}, **summary)
     write_json(out_dir / SUMMARY_FILE, record)
-    (out_dir / TABLE_FILE).write_text(quality_markdown(summary), encoding="utf-8")
+    write_text(out_dir / TABLE_FILE, quality_markdown(summary))
     render_quality_plot(summary, out_dir / PLOT_FILE)
     return summary
 

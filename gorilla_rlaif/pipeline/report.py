@@ -13,7 +13,7 @@ and writes into `out`:
 - `comparison.json`: all of the above as numbers.
 - `comparison.png`: the leaderboard's figure (`render_plot`), bars = mean, whiskers = ± sd over
   seeds (one seed: the 95% interval).
-- `cards/`: each model's card (`gorilla_rlaif.card.write_model_card`), whose scores are the seeds'
+- `cards/`: each model's card (`gorilla_rlaif.model_card.write_model_card`), whose scores are the seeds'
   mean, also written into every seed's model directory with `.eval_results/*.yaml`.
 """
 
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.errors import DataError
-from gorilla_rlaif.eval.compare import METRICS as COLUMNS
-from gorilla_rlaif.io import write_json
+from gorilla_rlaif.io import write_json, write_text
+from gorilla_rlaif.metrics.names import PAPER_METRICS as COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def _held_out(name: str, record: dict[str, Any]) -> str:
 
 
 def training_markdown(runs: list[SeedRun]) -> str:
-    """What each training stage reached on held-out data, per seed (from gorilla_rlaif_train.json)."""
+    """What each training stage reached on held-out data, per seed (from each model's record)."""
     lines = ["| Stage | seed | held-out result | training time |", "|---|--:|---|--:|"]
     for name in runs[0].records:
         for run in runs:
@@ -243,9 +243,9 @@ def write_report(
     caveat: str | None = None,
 ) -> dict[str, Any]:
     """Write table (md + json), plot and cards into `out`; return what was written."""
-    from gorilla_rlaif.card import write_model_card
     from gorilla_rlaif.eval.leaderboard import render_plot
     from gorilla_rlaif.judge.quality import quality_markdown
+    from gorilla_rlaif.model_card import write_model_card
 
     if not runs:
         raise DataError("no seeds to report", path=out)
@@ -259,7 +259,7 @@ def write_report(
         text += "\n" + quality_markdown(
             quality, title=f"#### The judge against checkable answers ({quality['rows']} candidates{pooled})"
         )
-    (out / TABLE_FILE).write_text(text, encoding="utf-8")
+    write_text(out / TABLE_FILE, text)
     render_plot(_plot_records(data, hub), out / PLOT_FILE)
     rows = {
         LABELS.get(name, name): {key: s["mean"] for key, s in data["summary"][name].items()}

@@ -214,7 +214,8 @@ class Pipeline:
 
     def select(self, until: str | None = None) -> set[str]:
         """The stages a run `--until STAGE` runs: STAGE (a name without `@<seed>` means that stage
-        of every seed) and every stage it depends on, nothing else. All stages when `until` is None."""
+        of every seed) and every stage it depends on, nothing else. All stages when `until` is None.
+        A name that is no stage is refused with the closest one."""
         if until is None:
             return set(self.by_name)
         targets = [n for n in self.by_name if until in (n, n.split("@")[0])]
@@ -224,7 +225,7 @@ class Pipeline:
             names = list(dict.fromkeys([*(n.split("@")[0] for n in self.by_name), *self.by_name]))
             close = difflib.get_close_matches(until, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown stage {until!r}{hint} (stages: {', '.join(names)})")
+            raise ConfigError(f"--until: unknown stage {until!r}{hint} (stages: {', '.join(names)})")
         wanted: set[str] = set()
         todo = list(targets)
         while todo:
@@ -234,8 +235,12 @@ class Pipeline:
                 todo.extend(self.by_name[name].after)
         return wanted
 
+    def check_until(self, until: str | None) -> None:
+        """Refuse a `--until` that names no stage (with the closest name)."""
+        self.select(until)
+
     def plan(self, until: str | None = None) -> list[Decision]:
-        """What `run()` would do, without running anything (`--dry-run`)."""
+        """What `run(until=...)` would do, without running anything (`--dry-run`)."""
         wanted = self.select(until)
         rerun: set[str] = set()
         out = []

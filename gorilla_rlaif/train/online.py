@@ -29,11 +29,13 @@ def train_online(
     from gorilla_rlaif.train.data import load_apibench_prompts
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
-    data = load_apibench_prompts(config.data, with_targets=False)
-    model_path = resolve_model(config.model, config.tiny)
+    model_path = resolve_model(config.model, config.tiny, role="policy")
     reward_paths = {
-        i: resolve_model(s.path) for i, s in enumerate(config.rewards) if s.kind == "reward_model"
+        i: resolve_model(s.path, role="reward model")
+        for i, s in enumerate(config.rewards)
+        if s.kind == "reward_model"
     }
+    data = load_apibench_prompts(config.data, with_targets=False)
     args = training_args(
         config_class,
         config,

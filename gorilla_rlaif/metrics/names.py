@@ -1,0 +1,26 @@
+"""The metrics every report shows, in one order, with their labels: results.json keys, the eval
+summary, the leaderboard, the pipeline's table and model cards all read this one list."""
+
+from __future__ import annotations
+
+# (key in results.json, label, higher is better)
+METRICS: tuple[tuple[str, str, bool], ...] = (
+    ("ast_accuracy", "AST accuracy", True),
+    ("hallucination_rate", "Hallucination", False),
+    ("error_rate", "Wrong API", False),
+    ("ast_accuracy_strict", "AST accuracy (strict)", True),
+    ("rouge_l", "ROUGE-L", True),
+    ("codebleu", "CodeBLEU", True),
+    ("executability", "Executability", True),
+)
+METRIC_LABELS = {key: label for key, label, _ in METRICS}
+# The paper's table (AST accuracy, hallucination, ROUGE-L, CodeBLEU, executability) and the strict
+# AST column: the pipeline's comparison and the paired tests of `gorilla-bench compare`.
+PAPER_METRICS: tuple[tuple[str, str, bool], ...] = (
+    ("ast_accuracy", "AST accuracy", True),
+    ("hallucination_rate", "Hallucination", False),
+    ("rouge_l", "ROUGE-L", True),
+    ("codebleu", "CodeBLEU", True),
+    ("executability", "Executability", True),
+    ("ast_accuracy_strict", "AST (strict)", True),  # not in the paper: the gold API itself
+)
