@@ -134,19 +134,22 @@ def test_eval_results_files_in_the_hubs_newer_format(tmp_path, results):
     hub (seeds of one recipe) give their mean; others' entries in the same file are kept."""
     from huggingface_hub import EvalResultEntry
 
-    from gorilla_rlaif.model_card import eval_results_yaml, parse_eval_results_yaml
     from gorilla_rlaif.data.sources import HUB_REVISION
+    from gorilla_rlaif.model_card import eval_results_yaml, parse_eval_results_yaml
 
     model_dir = tmp_path / "model"
     (model_dir / ".eval_results").mkdir(parents=True)
+    (model_dir / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}')
     theirs = EvalResultEntry(dataset_id="gorilla-llm/APIBench", task_id="torchhub_pass", value=1.0)
     (model_dir / ".eval_results" / "apibench-torchhub.yaml").write_text(eval_results_yaml([theirs]))
     saved = json.loads(results["torchhub"].read_text())
     second = json.loads(results["torchhub"].read_text())  # a second seed of the same recipe
     second["hubs"]["torchhub"]["metrics"]["ast_accuracy"]["value"] = 0.5
+    second["run_name"] = "seed-1"  # another run (the same run given twice counts once)
     path = tmp_path / "seed1.json"
     path.write_text(json.dumps(second))
-    assert bench_main(["card", str(model_dir), "--results", str(results["torchhub"]), str(path)]) == 0
+    argv = ["card", str(model_dir), "--results", str(results["torchhub"]), str(path), "--allow-other-model"]
+    assert bench_main(argv) == 0
 
     text = (model_dir / ".eval_results" / "apibench-torchhub.yaml").read_text()
     entries = {e.task_id: e for e in parse_eval_results_yaml(text, "x")}
@@ -164,7 +167,7 @@ def test_eval_results_files_in_the_hubs_newer_format(tmp_path, results):
     assert len(mine) == 1 and mine[0].metric_value == ast.value and mine[0].metric_args["seeds"] == 2
     assert "(2 seeds)" in card.text
     # again: ours replaced, not duplicated
-    assert bench_main(["card", str(model_dir), "--results", str(results["torchhub"])]) == 0
+    assert bench_main([*argv[:4], "--allow-other-model"]) == 0
     again = parse_eval_results_yaml((model_dir / ".eval_results" / "apibench-torchhub.yaml").read_text(), "x")
     assert len(again) == len(entries)
     assert next(e for e in again if e.task_id == "torchhub_ast_accuracy").value == pytest.approx(

@@ -333,7 +333,15 @@ def test_until_dry_run_plans_only_the_stages_it_would_run(tmp_path, capsys):
     )
     assert code == 0, err
     plan = [line for line in out.splitlines() if re.match(r"\s+\[\s*\d+/\s*\d+\]", line)]
-    assert [line.split()[3] for line in plan] == ["data", "base", "sft", "generate", "label", "publish"]
+    # publish and what it needs, of seed 0: not the judge's report beside it
+    assert [line.split()[3] for line in plan] == [
+        "data",
+        "base",
+        "sft@0",
+        "generate@0",
+        "label@0",
+        "publish@0",
+    ]
     assert all("/6]" in line for line in plan) and not (tmp_path / "p").exists()
 
 

@@ -501,7 +501,12 @@ def test_compare_pairs_runs_by_index_and_leaderboard_lists_every_run(tmp_path, t
         "output_path": str(tmp_path),
     }
     tiny = run_eval(
-        EvalConfig(model=str(tiny_model_path), max_new_tokens=12, temperature=1.0, progress=False, **common)
+        EvalConfig(
+            model=str(tiny_model_path),
+            generation={"max_new_tokens": 12, "temperature": 1.0},
+            progress=False,
+            **common,
+        )
     )
     reference = run_eval(
         EvalConfig(model="apibench-reference", backend="reference", progress=False, **common)

@@ -17,7 +17,7 @@ import pytest
 from gorilla_rlaif.data import build_prompt, format_target, parse_completion
 from gorilla_rlaif.io import read_jsonl, write_jsonl
 from gorilla_rlaif.judge import JudgeConfig, LabelConfig, label
-from gorilla_rlaif.judge.quality import (
+from gorilla_rlaif.eval.judge_quality import (
     JudgeReportConfig,
     calibration,
     judge_report,
@@ -146,8 +146,10 @@ def _oracle_policy(text: str) -> float:
     0.7 (yes) on every other question."""
     from gorilla_rlaif.judge import load_rubric
 
-    question = re.search(r"\n\nQuestion: (.*)\n", text).group(1)
-    if question != next(q.text for q in load_rubric().questions if q.id == "syntax"):
+    question = re.search(r"\n\nQuestion: (.*)\n", text)  # None: the judge's capability probes
+    if question is None or question.group(1) != next(
+        q.text for q in load_rubric().questions if q.id == "syntax"
+    ):
         return 0.7
     completion = re.search(r"Answer to review:\n(.*)\n\nQuestion: ", text, re.S).group(1)
     return 0.8 if static_truth(parse_completion(completion).get("code"))["syntax"] else 0.2
@@ -161,7 +163,8 @@ def test_an_openai_judge_is_measured_with_its_probabilities(tmp_path):
             candidates=str(tmp_path / "c.jsonl"),
             output=str(tmp_path / "f.jsonl"),
             judge=JudgeConfig(
-                judge="openai:judge-model", llm=LLMSettings(base_url=server.base_url, backoff_initial=0.01)
+                judge="openai:judge-model",
+                openai={"llm": LLMSettings(base_url=server.base_url, backoff_initial=0.01)},
             ),
         )
         assert label(config, progress=False)["ok"] == 12
@@ -189,7 +192,7 @@ def test_the_hf_judge_with_the_tiny_model(tmp_path, tiny_model_path):
     config = LabelConfig(
         candidates=str(tmp_path / "c.jsonl"),
         output=str(tmp_path / "f.jsonl"),
-        judge=JudgeConfig(judge=f"hf:{tiny_model_path}", batch_size=8),
+        judge=JudgeConfig(judge=f"hf:{tiny_model_path}", hf={"batch_size": 8}),
     )
     label(config, progress=False)
     summary = judge_report(

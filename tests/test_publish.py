@@ -175,7 +175,8 @@ def test_pairing_strategies_and_margin():
     assert preference_pairs(ties, "all-pairs", 1) == []
     # by the judge's weighted score: its order and margin, not the count's
     weighted = [
-        {**fb_row("w", k, s), "weighted_score": w} for k, (s, w) in enumerate([(8, 5.1), (6, 7.9), (6, 7.2)])
+        FeedbackRow.model_validate({**fb_row("w", k, s), "weighted_score": w})
+        for k, (s, w) in enumerate([(8, 5.1), (6, 7.9), (6, 7.2)])
     ]
     pairs = preference_pairs(weighted, "all-pairs", 0.5, rank_by="weighted_score")
     assert [(p["chosen"][-3:], p["rejected"][-3:]) for p in pairs] == [

@@ -159,12 +159,15 @@ CONFIG_PATHS: dict[tuple[str, ...], tuple[dict[str, Any], str, dict[str, Any]]] 
     ("train", "ppo"): ({"output_dir": "{tmp}/t", "kl_coef": 0.2}, "seed=5", {"kl_coef": 0.2, "seed": 5}),
     ("train", "dpo"): ({"output_dir": "{tmp}/t", "beta": 0.3}, "seed=5", {"beta": 0.3, "seed": 5}),
     ("train", "grpo"): ({"output_dir": "{tmp}/t", "rewards": [{"kind": "format"}], "beta": 0.01}, "seed=5", {"beta": 0.01, "seed": 5}),
+    ("train", "rloo"): ({"output_dir": "{tmp}/t", "rewards": [{"kind": "format"}], "beta": 0.02}, "seed=5", {"beta": 0.02, "seed": 5}),
+    ("judge-report",): ({"feedback": "f.jsonl", "output_dir": "{tmp}/q", "sandbox": "none"}, "bins=5", {"sandbox": None, "bins": 5}),
     ("pipeline",): ({"torch_threads": 1}, "eval.limit=7", {"torch_threads": 1, "eval.limit": 7}),
     ("score",): ({"responses": "r.jsonl", "hub": "torchhub", "seed": 2}, "bootstrap=10", {"seed": 2, "bootstrap": 10}),
     ("exec",): ({"snippets": "s.jsonl", "output": "{tmp}/r.jsonl", "sandbox": {"max_procs": 8}}, "sandbox.timeout_s=3", {"sandbox.max_procs": 8, "sandbox.timeout_s": 3.0}),
     ("eval",): ({"model": "m", "limit": 2}, "sandbox.memory_mb=256", {"limit": 2, "sandbox.memory_mb": 256}),
     ("report",): ({"run_dir": "{tmp}"}, "progress=false", {"run_dir": "{tmp}", "progress": False}),
     ("leaderboard",): ({"output": "{tmp}"}, "show=true", {"output": "{tmp}", "show": True}),
+    ("compare",): ({"runs": ["a", "b"]}, "hub=torch", {"runs": ["a", "b"], "hub": "torchhub"}),
     ("card",): ({"model": "org/name", "results": ["r.json"]}, "model_name=x", {"results": ["r.json"], "model_name": "x"}),
 }  # fmt: skip
 
@@ -249,7 +252,7 @@ def test_pipeline_training_sections_are_the_trainer_presets(preset):
     from gorilla_rlaif.trainers import preset_path as trainer_preset_path
 
     own = read_yaml(preset_path(preset))
-    resolved = resolve(load_pipeline_config(preset), Path("/run"))
+    resolved = resolve(load_pipeline_config(preset), Path("/run"), 0)
     for section in TRAINER_SECTIONS:
         trainer = _flat(read_yaml(trainer_preset_path(section, preset)))
         listed = _flat(own.get(section) or {})

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.cli.command import Command, flag, positional, split_positionals
-from gorilla_rlaif.judge.quality import JudgeReportConfig
+from gorilla_rlaif.eval.judge_quality import JudgeReportConfig
 
 HELP = "measure a judge against checkable ground truth: per-question accuracy, calibration, score vs executability"
 
@@ -38,7 +38,7 @@ def _defaults(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(config: JudgeReportConfig, args: argparse.Namespace) -> int:
-    from gorilla_rlaif.judge.quality import PLOT_FILE, TABLE_FILE, judge_report
+    from gorilla_rlaif.eval.judge_quality import PLOT_FILE, TABLE_FILE, judge_report
 
     judge_report(config)
     out = Path(config.output_dir)

@@ -11,7 +11,7 @@ only the method's settings:
 | `sft`      | `trainers.sft` `SFTRunConfig`             | model, output_dir, data.split               |
 | `generate` | `GenerationConfig` (+ `limit` on prompts) | model, prompts, output                      |
 | `judge`    | `gorilla_rlaif.judge.JudgeConfig`         | hub (default: data.hub)                     |
-| `judge_report` | `gorilla_rlaif.judge.quality.JudgeReportConfig` | feedback, output_dir, hub           |
+| `judge_report` | `gorilla_rlaif.eval.judge_quality.JudgeReportConfig` | feedback, output_dir, hub           |
 | `publish`  | `gorilla_rlaif.publish.PublishConfig`     | feedback, output_dir                        |
 | `reward`   | `trainers.reward` `RewardRunConfig`       | model, output_dir, dataset.path             |
 | `ppo`      | `trainers.ppo` `PPORunConfig`             | model, reward_model, output_dir, data.split |
@@ -239,7 +239,7 @@ def resolve(config: PipelineConfig, directory: Path, seed: int) -> Resolved:
     """Every stage's config for seed `seed` of a run in `directory`. Pure: builds objects, touches no file."""
     from gorilla_rlaif.generate import CandidatesConfig, GenerationConfig
     from gorilla_rlaif.judge import LabelConfig
-    from gorilla_rlaif.judge.quality import JudgeReportConfig
+    from gorilla_rlaif.eval.judge_quality import JudgeReportConfig
     from gorilla_rlaif.publish import PublishConfig
     from gorilla_rlaif.train.config import (
         DPORunConfig,

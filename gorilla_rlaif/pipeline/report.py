@@ -9,7 +9,7 @@ and writes into `out`:
   and questions (`gorilla_rlaif.metrics.stats.paired_comparison`), and "no significant
   difference" where that is what it shows; (3) every seed's own row; (4) what the training
   stages reached, per seed; (5) the judge's quality against checkable ground truth, pooled over
-  seeds (`gorilla_rlaif.judge.quality`).
+  seeds (`gorilla_rlaif.eval.judge_quality`).
 - `comparison.json`: all of the above as numbers.
 - `comparison.png`: the leaderboard's figure (`render_plot`), bars = mean, whiskers = ± sd over
   seeds (one seed: the 95% interval).
@@ -200,7 +200,7 @@ def training_markdown(runs: list[SeedRun]) -> str:
 def judge_quality(runs: list[SeedRun]) -> dict[str, Any] | None:
     """The judge's quality pooled over seeds: the rows of every seed's judge report, summarised."""
     from gorilla_rlaif.io import read_jsonl
-    from gorilla_rlaif.judge.quality import ROWS_FILE, SUMMARY_FILE, JudgeReportConfig, summarize_quality
+    from gorilla_rlaif.eval.judge_quality import ROWS_FILE, SUMMARY_FILE, JudgeReportConfig, summarize_quality
 
     reports = [run.judge_report for run in runs if run.judge_report is not None]
     if not reports:
@@ -244,7 +244,7 @@ def write_report(
 ) -> dict[str, Any]:
     """Write table (md + json), plot and cards into `out`; return what was written."""
     from gorilla_rlaif.eval.leaderboard import render_plot
-    from gorilla_rlaif.judge.quality import quality_markdown
+    from gorilla_rlaif.eval.judge_quality import quality_markdown
     from gorilla_rlaif.model_card import write_model_card
 
     if not runs:

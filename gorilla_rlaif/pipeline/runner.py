@@ -240,13 +240,13 @@ class Pipeline:
         self.select(until)
 
     def plan(self, until: str | None = None) -> list[Decision]:
-        """What `run(until=...)` would do, without running anything (`--dry-run`)."""
+        """What `run(until=...)` would do, without running anything (`--dry-run`): a decision for
+        each stage it would consider, in order (with `until`, only those `select` keeps)."""
         wanted = self.select(until)
         rerun: set[str] = set()
         out = []
         for stage in self.stages:
             if stage.name not in wanted:
-                out.append(Decision(stage, False, f"not needed for --until {until}"))
                 continue
             decision = self.decide(stage, rerun)
             if decision.run:

@@ -6,7 +6,7 @@
     sft            trainers.sft                              SFT on the sft split
     generate       gorilla_rlaif.generate.generate_candidates K candidates per rm prompt
     label          gorilla_rlaif.judge.label                 the judge's eight answers per candidate
-    judge-report   gorilla_rlaif.judge.quality.judge_report  the judge against checkable ground truth
+    judge-report   gorilla_rlaif.eval.judge_quality.judge_report  the judge against checkable ground truth
     publish        gorilla_rlaif.publish.build_dataset       versioned preference dataset (+ push)
     reward         trainers.reward                           the reward model
     ppo            trainers.ppo                              PPO from the SFT model (trl 1.12)
@@ -372,7 +372,7 @@ def _eval(cfg: Any) -> dict[str, Any]:
 
 
 def _judge_report(r: Resolved) -> dict[str, Any]:
-    from gorilla_rlaif.judge.quality import judge_report
+    from gorilla_rlaif.eval.judge_quality import judge_report
 
     summary = judge_report(r.judge_report)
     questions = {
