@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 
 from gorilla_rlaif.data import build_prompt, format_target, parse_completion
-from gorilla_rlaif.io import read_jsonl, write_jsonl
-from gorilla_rlaif.judge import JudgeConfig, LabelConfig, label
 from gorilla_rlaif.eval.judge_quality import (
     JudgeReportConfig,
     calibration,
@@ -25,6 +23,8 @@ from gorilla_rlaif.eval.judge_quality import (
     score_vs_execution,
     static_truth,
 )
+from gorilla_rlaif.io import read_jsonl, write_jsonl
+from gorilla_rlaif.judge import JudgeConfig, LabelConfig, label
 from gorilla_rlaif.llm import LLMSettings
 from gorilla_rlaif.testing.openai_server import OpenAITestServer
 from tests.helpers.candidates import gold_records

@@ -237,9 +237,9 @@ def _section(cls: type[BaseModel], name: str, values: dict[str, Any], wiring: di
 
 def resolve(config: PipelineConfig, directory: Path, seed: int) -> Resolved:
     """Every stage's config for seed `seed` of a run in `directory`. Pure: builds objects, touches no file."""
+    from gorilla_rlaif.eval.judge_quality import JudgeReportConfig
     from gorilla_rlaif.generate import CandidatesConfig, GenerationConfig
     from gorilla_rlaif.judge import LabelConfig
-    from gorilla_rlaif.eval.judge_quality import JudgeReportConfig
     from gorilla_rlaif.publish import PublishConfig
     from gorilla_rlaif.train.config import (
         DPORunConfig,

@@ -199,8 +199,8 @@ def training_markdown(runs: list[SeedRun]) -> str:
 
 def judge_quality(runs: list[SeedRun]) -> dict[str, Any] | None:
     """The judge's quality pooled over seeds: the rows of every seed's judge report, summarised."""
-    from gorilla_rlaif.io import read_jsonl
     from gorilla_rlaif.eval.judge_quality import ROWS_FILE, SUMMARY_FILE, JudgeReportConfig, summarize_quality
+    from gorilla_rlaif.io import read_jsonl
 
     reports = [run.judge_report for run in runs if run.judge_report is not None]
     if not reports:
@@ -243,8 +243,8 @@ def write_report(
     caveat: str | None = None,
 ) -> dict[str, Any]:
     """Write table (md + json), plot and cards into `out`; return what was written."""
-    from gorilla_rlaif.eval.leaderboard import render_plot
     from gorilla_rlaif.eval.judge_quality import quality_markdown
+    from gorilla_rlaif.eval.leaderboard import render_plot
     from gorilla_rlaif.model_card import write_model_card
 
     if not runs:
