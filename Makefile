@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-output
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test lint bench clean sandbox
+.PHONY: venv demo test lint bench clean sandbox world
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (torch CPU wheel is cp311)"'
@@ -24,18 +24,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# The execution environment and offline stand-in world generated code runs against (built once
+# per machine under ~/.cache/gorilla-rlaif, keyed by what makes them; a second run takes seconds).
+world: venv
+	$(BIN)/gorilla-bench world build
+
 # The whole method on the embedded offline default (resumable: re-running skips finished stages).
 # DEMO_ARGS adds overrides, e.g. make demo DEMO_ARGS="torch_threads=1 eval.limit=50"
-demo: venv
-	@command -v bwrap >/dev/null || { echo "installing bubblewrap (the local sandbox generated code runs in)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+demo: venv world
+	@command -v bwrap >/dev/null && command -v ffmpeg >/dev/null || { echo "installing bubblewrap and ffmpeg (the local sandbox generated code runs in)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap ffmpeg >/dev/null; }
 	$(BIN)/gorilla-rlaif pipeline --preset tiny --output-dir $(DEMO_DIR) $(DEMO_ARGS)
 
 # Docker engine, bubblewrap and the sandbox image for the executability harness (idempotent)
 sandbox:
 	bash scripts/setup-sandbox.sh
 
-test: venv sandbox
+test: venv sandbox world
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -35,6 +35,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "report": "gorilla_rlaif.cli.report",
     "leaderboard": "gorilla_rlaif.cli.leaderboard",
     "card": "gorilla_rlaif.cli.card",
+    "world": "gorilla_rlaif.cli.world",
 }
 
 PROGRAMS = {

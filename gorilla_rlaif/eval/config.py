@@ -34,7 +34,6 @@ OPERATIONAL_FIELDS = frozenset(
         "cache",
         "exec_workers",
         "base_url",
-        "model_cache",
         "max_retries",
     }
 )
@@ -89,8 +88,8 @@ class EvalConfig(BaseModel):
     exec_workers: int | None = Field(None, ge=1, description="snippets at once (default: the harness's)")
     model_cache: str | None = Field(
         None,
-        description="directory of the sandbox's offline stand-in models for the reference APIs "
-        "(default ~/.cache/gorilla-rlaif/sandbox-models; built once, extended as needed)",
+        description="a model cache to mount at /cache instead of the stand-in world's models "
+        "(default: the world of gorilla_rlaif.harness.world, built once per machine)",
     )
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for the 95% intervals (0 = none)")
     # Parameters that control the output
@@ -125,7 +124,14 @@ class EvalConfig(BaseModel):
     def identity(self) -> dict[str, Any]:
         """The fields that define what the numbers mean (see the module docstring)."""
         data = self.model_dump(mode="json")
-        return {k: v for k, v in data.items() if k not in OPERATIONAL_FIELDS}
+        identity = {k: v for k, v in data.items() if k not in OPERATIONAL_FIELDS}
+        if self.sandbox != "none":
+            # what the code ran against: another execution environment or stand-in world is
+            # another measurement (a user's model_cache replaces the stand-ins, so it counts too)
+            from gorilla_rlaif.harness.world import fingerprint
+
+            identity["sandbox_world"] = self.model_cache or fingerprint()[:16]
+        return identity
 
     @property
     def config_hash(self) -> str:

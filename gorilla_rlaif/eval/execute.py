@@ -4,10 +4,11 @@ What runs is the response's parsed `code` section, unchanged. Identical code is 
 the SHA-256 of the code) and the results go to `RUN/executions.jsonl` as they finish, through the
 harness's own resumable output, so an interrupted eval does not execute a snippet twice.
 
-Generated code loads models (`from_pretrained("org/name")`, `torch.hub.load(...)`), and the
-sandbox has no network: the harness's model cache provides tiny random models under the ids the
-prompts' reference APIs use, built once and cached, so code that calls the right API can run
-offline and fail only for its own reasons.
+Generated code loads models (`from_pretrained("org/name")`, `torch.hub.load(...)`,
+`hub.KerasLayer(url)`), and the sandbox has no network: it runs against the harness's stand-in
+world (`gorilla_rlaif.harness.world`): every API of the three hubs' databases has a stand-in of the
+kind the code asks for, so code that calls a real API can run offline and fail only for its own
+reasons, while a made-up id fails to load (`hub_error`).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def execute_samples(
             snippets.setdefault(sha, Snippet(id=sha, code=code))
     if not snippets:
         return {}
-    cache = model_cache_for(records, config.model_cache)
+    cache = Path(config.model_cache) if config.model_cache else None
     log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox)
     results = run_snippets(
         list(snippets.values()),
@@ -102,28 +103,3 @@ def exec_field(
     if result is None:
         raise RuntimeError(f"sample {row['id']}: its code {sha[:12]} was not executed")
     return {**result, "code_sha256": sha}
-
-
-def default_model_cache_dir() -> Path:
-    """Where the sandbox's stand-in models live between evals (built once, extended as needed)."""
-    import os
-
-    root = os.environ.get("GORILLA_RLAIF_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gorilla-rlaif"
-    )
-    return Path(root) / "sandbox-models"
-
-
-def model_cache_for(records: Sequence[Any], cache_dir: str | Path | None = None) -> Path:
-    """The harness's offline model cache holding the models the *reference* answers of `records`
-    load (their `api_call` and gold code). Only gold ids: a model id a response invents is not
-    built, so a hallucinated model fails to load (`hub_error`) as it would for a user."""
-    from gorilla_rlaif.harness.model_cache import build_model_cache_for
-
-    codes: list[str] = []
-    for record in records:
-        codes.append(record.api_data.api_call)
-        if record.output is not None:
-            codes += [record.output.api_call, record.output.code]
-    directory = Path(cache_dir) if cache_dir else default_model_cache_dir()
-    return build_model_cache_for(codes, directory)

@@ -23,9 +23,9 @@ interpreter, so whatever a snippet does to modules, `os.environ`, threads or fil
 child (copy-on-write memory; session killed; scratch dirs wiped), and the next snippet starts from
 the pristine preloaded state. The protocol channel is a private fd the child closes first.
 
-Usage: python3 -I runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
-       python3 -I runner.py [--uid N --gid N] [--kill-all] --serve   (preloaded fork server)
-       python3 -I runner.py --reaper   (PID 1 of a warm container)
+Usage: python3 -I -S runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
+       python3 -I -S runner.py [--uid N --gid N] [--kill-all] --serve   (preloaded fork server)
+       python3 -I -S runner.py --reaper   (PID 1 of a warm container)
 (the request JSON, base64-encoded, may be split across arguments: one argument is capped at
 128 KiB by the kernel).
 """
@@ -67,6 +67,7 @@ HUB_PATH_MARKERS = (
     "/tensorflow_hub/",
     "/keras/utils/data_utils.py",
     "/keras/src/utils/file_utils.py",
+    "/datasets/load.py",
 )
 HUB_EXCEPTION_MODULES = ("huggingface_hub.", "requests.exceptions", "urllib3.exceptions")
 CHAIN_DEPTH = 8
@@ -74,6 +75,7 @@ MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 4000
 # File descriptors of the fork server (its protocol channel) that a snippet must never hold.
 _SERVER_FDS: list[int] = []
+_WORLD_MODULE = None
 
 
 # ----------------------------------------------------------------------------- the child side
@@ -124,7 +126,7 @@ def _apply_limits(req: dict) -> None:
     limits = {
         # In a fork server the preloaded libraries are already mapped (shared, copy-on-write):
         # the snippet's allowance comes on top of them, as its memory limit means "its own work".
-        resource.RLIMIT_AS: (req["memory_mb"] + req.get("memory_base_mb", 0)) * mb,
+        resource.RLIMIT_AS: (req["memory_mb"] + req.get("memory_base_mb", 0) + req.get("reserve_mb", 0)) * mb,
         resource.RLIMIT_FSIZE: req["max_file_mb"] * mb,
         resource.RLIMIT_CORE: 0,
         # CPU seconds: a second line of defence behind the supervisor's wall clock.
@@ -163,8 +165,11 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
         sys.argv = ["snippet.py"]
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
-        _apply_limits(req)
         report: dict = {"phase": "compile"}
+        world_warning = _prepare_world(req)
+        if world_warning:
+            report["world_warning"] = world_warning
+        _apply_limits(req)
         try:
             compiled = compile(req["code"], "snippet.py", "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes
@@ -198,6 +203,35 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
                 os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
     finally:
         os._exit(code if 0 <= code < 256 else 1)
+
+
+def _world_module(req: dict):
+    """The stand-in world's in-sandbox module (sample inputs, offline web), loaded once per
+    process from the path the request names (a fork server loads it before forking)."""
+    global _WORLD_MODULE
+    path = (req.get("world") or {}).get("site")
+    if not path:
+        return None
+    if _WORLD_MODULE is None or _WORLD_MODULE.__file__ != path:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("gorilla_world_site", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _WORLD_MODULE = module
+    return _WORLD_MODULE
+
+
+def _prepare_world(req: dict) -> str | None:
+    """Put the world's sample inputs in place and answer the offline web; a failure here is
+    reported with the result but never stops the snippet (it then meets a world without them)."""
+    try:
+        module = _world_module(req)
+        if module is not None:
+            module.prepare(req)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None
 
 
 # ------------------------------------------------------------------------ the supervisor side
@@ -466,6 +500,11 @@ def _address_space_mb() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") // (1 << 20)
 
 
+def _resident_mb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // (1 << 20)
+
+
 def serve(kill_all: bool) -> None:
     """The preloaded fork server: import once, then fork a fresh child per request (see top)."""
     import importlib
@@ -495,6 +534,12 @@ def serve(kill_all: bool) -> None:
             loaded.append(name)
         except BaseException as exc:  # only what is importable is preloaded
             failed[name] = f"{type(exc).__name__}: {exc}"[:300]
+    world = hello.get("world") or {}
+    if world.get("web"):  # patch once here: every forked snippet inherits it
+        try:
+            _world_module(hello).install_offline_web(world["inputs"], world.get("torch_hub"))
+        except Exception as exc:
+            failed["world"] = f"{type(exc).__name__}: {exc}"[:300]
     base_mb = _address_space_mb()
     answer(
         {
@@ -502,6 +547,7 @@ def serve(kill_all: bool) -> None:
             "preloaded": loaded,
             "failed": failed,
             "base_mb": base_mb,
+            "rss_mb": _resident_mb(),
             "preload_s": round(time.monotonic() - start, 3),
         }
     )
