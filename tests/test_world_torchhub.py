@@ -177,6 +177,7 @@ SNIPPETS = {
 @pytest.fixture(scope="module")
 def model_cache(world, tmp_path_factory):
     cache = tmp_path_factory.mktemp("torchhub-models")
+    cache.chmod(0o755)  # the sandbox runs under another uid
     torchhub.install(cache)
     return cache
 

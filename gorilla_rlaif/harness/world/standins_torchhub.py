@@ -156,6 +156,17 @@ def _pop(kwargs: dict, *names: str) -> None:
 LOAD_ARGS = ("pretrained", "progress", "map_location", "check_hash", "force_reload", "verbose")
 
 
+def _model_entry(build, doc: str, *fixed):
+    """An entry point that builds `build(*fixed, **kwargs)`, accepting (and ignoring) LOAD_ARGS."""
+
+    def entry(pretrained=True, **kwargs):
+        _pop(kwargs, *LOAD_ARGS)
+        return build(*fixed, **kwargs)
+
+    entry.__doc__ = doc
+    return entry
+
+
 def _imagenet_categories() -> list[str]:
     from torchvision.models import ResNet50_Weights
 
@@ -354,14 +365,8 @@ def hardnet(variant: str):
         "hardnet85": (85, False),
     }[variant]
 
-    def entry(pretrained=True, **kwargs):
-        _pop(kwargs, *LOAD_ARGS)
-        return hardnet_model(depth, depthwise, **kwargs)
-
-    entry.__doc__ = (
-        f"HarDNet-{depth}{' DS (depthwise)' if depthwise else ''}: the published layout, random weights."
-    )
-    return entry
+    doc = f"HarDNet-{depth}{' DS (depthwise)' if depthwise else ''}: the published layout, random weights."
+    return _model_entry(hardnet_model, doc, depth, depthwise)
 
 
 # -- IBN-Net (Pan et al. 2018): ResNets whose first bottleneck norm is half InstanceNorm, half BatchNorm
@@ -424,12 +429,8 @@ def ibn(variant: str):
         "se_resnet101_ibn_a": ((3, 4, 23, 3), 1, 64, True),
     }[variant]
 
-    def entry(pretrained=False, **kwargs):
-        _pop(kwargs, *LOAD_ARGS)
-        return ibn_model(layers, groups, width, se, **kwargs)
-
-    entry.__doc__ = f"{variant}: IBN-a blocks in stages 1-3 (the published layout), random weights."
-    return entry
+    doc = f"{variant}: IBN-a blocks in stages 1-3 (the published layout), random weights."
+    return _model_entry(ibn_model, doc, layers, groups, width, se)
 
 
 # -- SNN-MLP (Li et al. 2022): the published stage layout; token mixing simplified to axial MLPs
@@ -485,14 +486,8 @@ def snnmlp(variant: str):
         "snnmlp_b": (128, (2, 2, 18, 2)),
     }[variant]
 
-    def entry(pretrained=False, **kwargs):
-        _pop(kwargs, *LOAD_ARGS)
-        return snnmlp_model(dim, depths, **kwargs)
-
-    entry.__doc__ = (
-        f"{variant}: SNN-MLP stage layout (dim {dim}, depths {depths}); spiking token mixing simplified."
-    )
-    return entry
+    doc = f"{variant}: SNN-MLP stage layout (dim {dim}, depths {depths}); spiking token mixing simplified."
+    return _model_entry(snnmlp_model, doc, dim, depths)
 
 
 # -- MBConv networks built by timm's EfficientNet builder (ProxylessNAS, GPUNet layouts)
@@ -596,14 +591,10 @@ def mbconv_model(arch_def, num_features: int, num_classes: int = 1000, act="relu
 def proxyless(target: str):
     arch, features = PROXYLESS[target]
 
-    def entry(pretrained=True, **kwargs):
-        _pop(kwargs, *LOAD_ARGS)
-        return mbconv_model(arch, features, **kwargs)
-
-    entry.__doc__ = (
+    doc = (
         f"ProxylessNAS ({target}): MBConv network searched for {target}; layout approximated, random weights."
     )
-    return entry
+    return _model_entry(mbconv_model, doc, arch, features)
 
 
 def nvidia_gpunet(pretrained=True, model_type="GPUNet-0", model_math="fp32", **kwargs):
@@ -1399,7 +1390,7 @@ def silero_vad(onnx=False, force_onnx_cpu=False, **kwargs):
 # ----------------------------------------------------------------------------- depth (MiDaS)
 
 
-def midas_model(kind: str, width: int):
+def midas_model(kind: str, width: int, **kwargs):
     """A compact encoder-decoder depth network with MiDaS's interface: `model(x[N,3,H,W])` returns
     relative inverse depth[N, H, W] (non-negative) at the input resolution."""
     from torch import nn
@@ -1442,12 +1433,8 @@ def midas_model(kind: str, width: int):
 
 
 def midas(kind: str, width: int):
-    def entry(pretrained=True, **kwargs):
-        _pop(kwargs, *LOAD_ARGS)
-        return midas_model(kind, width)
-
-    entry.__doc__ = f"MiDaS depth model ({kind}): compact encoder-decoder with MiDaS's input/output layout, random weights."
-    return entry
+    doc = f"MiDaS depth model ({kind}): compact encoder-decoder with MiDaS's input/output layout, random weights."
+    return _model_entry(midas_model, doc, kind, width)
 
 
 def midas_transforms():
