@@ -139,7 +139,7 @@ def engine_is_local(host: str) -> bool:
 
 
 def _runner_cmd(request: dict) -> list[str]:
-    return ["python3", "-I", RUNNER_PATH, "--kill-all", *encode_request(request)]
+    return ["python3", "-I", "-S", RUNNER_PATH, "--kill-all", *encode_request(request)]
 
 
 def _remove(container) -> None:
@@ -186,7 +186,7 @@ class WarmWorker(Worker):
         kwargs = backend.container_kwargs()
         kwargs["tmpfs"] = {**kwargs["tmpfs"]}
         self.container = self.client.containers.run(
-            command=["python3", "-I", RUNNER_PATH, "--reaper"],
+            command=["python3", "-I", "-S", RUNNER_PATH, "--reaper"],
             name=f"gorilla-sandbox-{index}-{uuid.uuid4().hex[:8]}",
             **kwargs,
         )
@@ -295,12 +295,12 @@ class DockerServerWorker(ServerWorker):
     def open_channel(self) -> Channel:
         kwargs = self.backend.container_kwargs()
         self.container = self.client.containers.run(
-            command=["python3", "-I", RUNNER_PATH, "--reaper"],
+            command=["python3", "-I", "-S", RUNNER_PATH, "--reaper"],
             name=f"gorilla-sandbox-{self.index}-{uuid.uuid4().hex[:8]}",
             **kwargs,
         )
         return ExecChannel(
-            self.client, self.container, ["python3", "-I", RUNNER_PATH, "--kill-all", "--serve"]
+            self.client, self.container, ["python3", "-I", "-S", RUNNER_PATH, "--kill-all", "--serve"]
         )
 
     def close(self) -> None:

@@ -100,7 +100,7 @@ class LocalWorker(Worker):
                 argv = self.backend.bwrap_argv(work, tmp, uid, request)
             else:
                 request = self._unisolated_request(request, work, tmp)
-                argv = [interpreter()[0], "-I", str(RUNNER), "-"]
+                argv = [interpreter()[0], "-I", "-S", str(RUNNER), "-"]
             if cgroup is not None:
                 argv = cgroup.wrap(argv)
             proc = subprocess.Popen(
@@ -216,7 +216,7 @@ class LocalServerWorker(ServerWorker):
                     os.chown(path, uid, uid)
             argv = self.backend.bwrap_argv(work, tmp, uid, {}, serve=True)
         else:
-            argv = [interpreter()[0], "-I", str(RUNNER), "--serve"]
+            argv = [interpreter()[0], "-I", "-S", str(RUNNER), "--serve"]
         if self.cgroup is not None:  # a replaced server: its predecessor's cgroup goes with it
             self.cgroup.remove()
         self.cgroup = MemoryCgroup.create(self.backend.config.memory_mb) if self.backend.use_cgroup else None
@@ -390,4 +390,4 @@ class LocalBackend(Backend):
             runner_args += ["--uid", str(uid), "--gid", str(uid)]
         else:
             argv.append("--unshare-user")
-        return [*argv, python, "-I", RUNNER_PATH, *runner_args, "--serve" if serve else "-"]
+        return [*argv, python, "-I", "-S", RUNNER_PATH, *runner_args, "--serve" if serve else "-"]

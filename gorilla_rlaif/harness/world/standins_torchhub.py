@@ -2692,6 +2692,7 @@ DEPENDENCIES = {  # what each stand-in needs (checked by torch.hub before an ent
     "snakers4/silero-vad": ["torch", "torchaudio"],
     "ultralytics/yolov5": ["torch", "torchvision", "PIL", "pandas"],
     "intel-isl/MiDaS": ["torch", "torchvision", "cv2"],
+    "mateuszbuda/brain-segmentation-pytorch": ["torch"],
 }
 TIMM_REPOS = (
     "szq0214/MEAL-V2",
