@@ -1891,17 +1891,18 @@ def hybridnets(pretrained=True, **kwargs):
             self.num_classes = num_classes
 
         def anchors(self, x, feats):
-            boxes = []
+            levels = []  # per level: 9 anchors (3 scales x 3 ratios) per cell, (y1, x1, y2, x2)
             for f in feats:
                 stride = x.shape[-1] / f.shape[-1]
                 ys, xs = torch.meshgrid(torch.arange(f.shape[-2]), torch.arange(f.shape[-1]), indexing="ij")
                 cy, cx = (ys.flatten() + 0.5) * stride, (xs.flatten() + 0.5) * stride
+                cell = []
                 for scale in (2**0, 2 ** (1 / 3), 2 ** (2 / 3)):
                     for rx, ry in ((0.62, 1.58), (1.0, 1.0), (1.58, 0.62)):
                         w, h = 4 * stride * scale * rx / 2, 4 * stride * scale * ry / 2
-                        boxes.append(torch.stack([cy - h, cx - w, cy + h, cx + w], 1))
-            n = sum(f.shape[-2] * f.shape[-1] for f in feats)
-            return torch.stack(boxes, 1).view(-1, 4)[: 9 * n].unsqueeze(0) if boxes else torch.zeros(1, 0, 4)
+                        cell.append(torch.stack([cy - h, cx - w, cy + h, cx + w], 1))
+                levels.append(torch.stack(cell, 1).reshape(-1, 4))
+            return torch.cat(levels).unsqueeze(0)
 
         def forward(self, x):
             feats, y = [], x
@@ -2355,10 +2356,11 @@ def fairseq_roberta(variant: str):
                 ]
                 tokens = torch.tensor([ids])
                 logits = self.model.lm_head(self.extract_features(tokens))[0, ids.index(dictionary.mask)]
-                probs, index = logits[4:260].softmax(0).topk(topk)
+                printable = torch.arange(32 + 4, 127 + 4)  # fill with printable ASCII bytes
+                probs, index = logits[printable].softmax(0).topk(topk)
                 out = []
                 for p, i in zip(probs.tolist(), index.tolist(), strict=False):
-                    word = dictionary.decode([i + 4])
+                    word = dictionary.decode([int(printable[i])])
                     out.append((before.rstrip() + " " + word + after, p, " " + word))
                 return out
 
