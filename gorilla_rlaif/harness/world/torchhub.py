@@ -318,16 +318,10 @@ def ensure_world(root: Path | None = None) -> Path:
 
 def install(cache_dir: Path) -> None:
     """Put the TorchHub stand-in world into a model cache directory (cache_dir/torch = TORCH_HOME),
-    hard-linking its files (a copy across file systems). Replaces what was there."""
+    replacing what was there. A copy (0.8 MB), not hard links: code that writes into a model cache
+    (older stub writers, a --network download) must never write through into the built world."""
     world = ensure_world() / "torch"
     target = Path(cache_dir) / "torch"
     if target.exists():
         shutil.rmtree(target)
-
-    def link(src: str, dst: str) -> None:
-        try:
-            Path(dst).hardlink_to(src)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(world, target, copy_function=link)
+    shutil.copytree(world, target, ignore=shutil.ignore_patterns("__pycache__"))
