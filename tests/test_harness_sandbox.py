@@ -49,7 +49,8 @@ MODEL_SNIPPETS = {
     ),
     "torch_hub": (
         "import torch\n"
-        "model = torch.hub.load('pytorch/vision', 'resnet18', pretrained=True)\n"
+        "model = torch.hub.load('mateuszbuda/brain-segmentation-pytorch', 'unet', in_channels=3, out_channels=1,"
+        " init_features=8, pretrained=True)\n"
         "model.eval()\n"
         "print(tuple(model(torch.rand(1, 3, 32, 32)).shape))",
         Status.ok,
@@ -297,7 +298,7 @@ def test_apibench_style_snippets_load_models_offline(mixed_runs, mode):
     by_id = {r.id: r for r in results}
     for name, (_, expected) in MODEL_SNIPPETS.items():
         assert by_id[name].status is expected, by_id[name]
-    assert by_id["torch_hub"].stdout.strip() == "(1, 1000)"
+    assert by_id["torch_hub"].stdout.strip() == "(1, 1, 32, 32)"
     assert by_id["hf_pipeline"].stdout.strip() == "5"  # fill-mask returns the top 5
     summary = summarize(results)
     assert summary["counts"]["ok"] == 3 and summary["hub_errors"] == 1

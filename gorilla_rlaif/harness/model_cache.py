@@ -5,10 +5,10 @@ APIBench code calls `from_pretrained("bert-base-uncased")`, `pipeline(..., model
 ids, and downloading real weights is neither possible here nor needed to learn whether the code
 runs. So we save small randomly initialised models of the right family (BERT, GPT-2, BART, T5,
 ViT) in the Hugging Face cache layout (`HF_HOME/hub/models--ORG--NAME/snapshots/REV`, with
-`refs/main`), and a stub repository per torch.hub repo (`TORCH_HOME/hub/OWNER_REPO_main/hubconf.py`)
-whose entry points (the ones asked for) return a tiny `nn.Module`. Mounted read-only at /cache, ids that are in
-it load; ids that are not raise the hub's own "not found offline" error, which the harness
-classifies as `hub_error`.
+`refs/main`), and the TorchHub stand-in world (`TORCH_HOME/hub/OWNER_REPO_REF/hubconf.py`, every
+entry of the hub's API database: gorilla_rlaif.harness.world.torchhub). Mounted read-only at /cache,
+ids that are in it load; ids that are not raise the hub's own "not found offline" error, which the
+harness classifies as `hub_error`.
 
 The cache is written once: `huggingface_hub` has no public call that installs local files as a
 cached revision, so the layout is written directly (it is documented and stable).
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import logging
 import re
 import shutil
@@ -51,56 +50,6 @@ FAMILIES = (
     ("llama", "gpt2"),
     ("bloom", "gpt2"),
 )
-
-HUBCONF = '''"""Stub torch.hub repository written by gorilla_rlaif.harness.model_cache: every entry point
-returns a tiny random model (offline executability tests; no real weights)."""
-
-dependencies = ["torch"]
-
-import torch
-
-
-class TinyHubModel(torch.nn.Module):
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.proj = torch.nn.LazyLinear(num_classes)
-
-    def forward(self, x, *args, **kwargs):
-        if not isinstance(x, torch.Tensor):
-            x = torch.as_tensor(x, dtype=torch.float32)
-        x = x.float()
-        if x.dim() == 4:
-            x = x.mean(dim=(2, 3))
-        elif x.dim() > 2:
-            x = x.flatten(1)
-        elif x.dim() == 1:
-            x = x.unsqueeze(0)
-        return self.proj(x)
-
-
-import json
-import os
-
-# torch.hub looks entry points up with `name in dir(module)`: list the ones snippets use
-ENTRIES = json.load(open(os.path.join(os.path.dirname(__file__), "entries.json")))
-
-
-def __dir__():
-    return sorted([*globals(), *ENTRIES])
-
-
-def __getattr__(name):
-    if name not in ENTRIES:
-        raise AttributeError(name)
-
-    def entry(*args, **kwargs):
-        kwargs.pop("pretrained", None)
-        return TinyHubModel().eval()
-
-    entry.__name__ = name
-    entry.__doc__ = f"tiny stand-in for {name}"
-    return entry
-'''
 
 
 def family(model_id: str) -> str:
@@ -241,8 +190,8 @@ def build_model_cache(
     *,
     seed: int = 0,
 ) -> Path:
-    """Write tiny models for `hf_models` and, for each `(repo, entry)` of `torch_hub_models`
-    (e.g. `("pytorch/vision", "resnet50")`), a stub repo whose entry returns a tiny model.
+    """Write tiny models for `hf_models` and, when `torch_hub_models` (`(repo, entry)` pairs such as
+    `("pytorch/vision", "resnet50")`) is not empty, the TorchHub stand-in world.
 
     Layout: `cache_dir/huggingface` is an HF_HOME, `cache_dir/torch` a TORCH_HOME (the sandbox
     mounts `cache_dir` at /cache and points both variables there). Ids already present are
@@ -276,26 +225,17 @@ def build_model_cache(
         (refs / "main").write_text(REVISION)
         log.info("cached tiny %s model for %s", fam, model_id)
 
-    hub_dir = cache_dir / TORCH_DIR / "hub"
-    hub_dir.mkdir(parents=True, exist_ok=True)
-    trusted = hub_dir / "trusted_list"
-    names = set(trusted.read_text().split()) if trusted.exists() else set()
-    for repo, entry in dict.fromkeys(tuple(pair) for pair in torch_hub_models):
-        if not TORCH_REPO.match(repo) or not entry.isidentifier():
-            log.warning("skipping %r, %r: not a torch.hub repo (owner/name[:ref]) and entry", repo, entry)
-            continue
-        name, _, ref = repo.partition(":")
-        owner, repo_name = name.split("/")
-        # torch.hub offline falls back to OWNER_NAME_main, then _master, when no ref is given
-        repo_dir = hub_dir / f"{owner}_{repo_name}_{(ref or 'main').replace('/', '_')}"
-        repo_dir.mkdir(parents=True, exist_ok=True)
-        entries_file = repo_dir / "entries.json"
-        entries = set(json.loads(entries_file.read_text())) if entries_file.exists() else set()
-        entries_file.write_text(json.dumps(sorted({*entries, entry})))
-        (repo_dir / "hubconf.py").write_text(HUBCONF)
-        names.add(f"{owner}_{repo_name}")
-    # torch.hub writes this file on first use unless it exists: the mount is read-only
-    trusted.write_text("".join(f"{n}\n" for n in sorted(names)))
+    torch_hub_models = list(torch_hub_models)
+    if torch_hub_models:
+        # TorchHub: the stand-in world holds every API of the hub's database (not only these ids),
+        # built once by gorilla_rlaif.harness.world.torchhub; an entry outside it is a hub error.
+        from gorilla_rlaif.harness.world.torchhub import install
+
+        install(cache_dir)
+    else:
+        hub_dir = cache_dir / TORCH_DIR / "hub"
+        hub_dir.mkdir(parents=True, exist_ok=True)
+        (hub_dir / "trusted_list").touch()  # torch.hub writes it on first use: the mount is read-only
     (cache_dir / HF_DIR / "hub").mkdir(parents=True, exist_ok=True)
     _make_readable(cache_dir)
     return cache_dir

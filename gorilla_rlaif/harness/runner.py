@@ -87,9 +87,15 @@ def _is_hub_exception(exc: BaseException) -> bool:
         return True
     import urllib.error
 
+    tb = exc.__traceback__
+    if isinstance(exc, RuntimeError) and tb is not None:
+        # torch.hub's own "Cannot find callable X in hubconf" / "no internet connection and the repo
+        # could not be found in the cache": raised by torch/hub.py itself (not by the entry it ran)
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        return "/torch/hub.py" in tb.tb_frame.f_code.co_filename
     if not isinstance(exc, (OSError, urllib.error.URLError, ValueError)):
         return False
-    tb = exc.__traceback__
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if any(marker in filename for marker in HUB_PATH_MARKERS):
