@@ -155,8 +155,9 @@ def light(args) -> None:
 
 
 def models(args) -> None:
-    from gorilla_rlaif.harness.config import DEFAULT_PRELOAD, SandboxConfig, sandbox_env
     from gorilla_rlaif.harness.model_cache import build_model_cache_for
+
+    from gorilla_rlaif.harness.config import DEFAULT_PRELOAD, SandboxConfig, sandbox_env
 
     cache = build_model_cache_for(MODELS, Path(tempfile.mkdtemp(prefix="bench-models-")))
     # --imports-only: the snippet does nothing but import (its own work ~0), so the ratio to

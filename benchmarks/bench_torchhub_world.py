@@ -19,9 +19,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from gorilla_rlaif.harness.model_cache import build_model_cache
+
 from gorilla_rlaif.data import load_records
 from gorilla_rlaif.harness import SandboxConfig, run_snippets
-from gorilla_rlaif.harness.model_cache import build_model_cache
 from gorilla_rlaif.harness.world import torchhub
 from gorilla_rlaif.harness.world.env import ensure_env, site_packages
 

@@ -75,14 +75,16 @@ def test_plan_is_the_api_database_and_rejects_answers_outside_it():
 
 @pytest.fixture(scope="module")
 def world():
-    return torchhub.ensure_world()
+    from gorilla_rlaif.harness.world import PARTS, ensure_part
+
+    return ensure_part(PARTS["torchhub"])[0]
 
 
 def test_world_holds_exactly_the_planned_entries(world):
     report = json.loads((world / "report.json").read_text())
     assert report["failed"] == 0, {k: v for k, v in report["items"].items() if v["status"] == "failed"}
     planned: dict[str, set[str]] = {}
-    for item in json.loads((world / "PLAN.json").read_text()):
+    for item in json.loads((world / "plan.json").read_text()):
         if item["status"] == "build":
             planned.setdefault(item["repo"], set()).add(item["entry"])
     hub = world / "torch" / "hub"
@@ -174,23 +176,11 @@ SNIPPETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def model_cache(world, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("torchhub-models")
-    cache.chmod(0o755)  # the sandbox runs under another uid
-    torchhub.install(cache)
-    return cache
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_answers_run_against_the_torchhub_world(backend, model_cache, tmp_path):
-    from gorilla_rlaif.harness.world.env import ensure_env, site_packages
-
-    config = SandboxConfig(
+def test_answers_run_against_the_torchhub_world(backend, world, tmp_path):
+    config = SandboxConfig(  # the default sandbox: the execution environment and the stand-in world
         backend=backend,
-        site_packages=[site_packages(ensure_env())],
-        model_cache=model_cache,
         workers=2,
         timeout_s=120,
         preload_modules=["torch", "torchvision", "torchaudio", "timm"],

@@ -7,14 +7,17 @@ stdout/stderr, appended as each snippet finishes. Re-running the same command re
 snippets without a row run. A summary (executability = ok / total, the rate without hub errors,
 a count per status) is printed and written next to the output as SUMMARY.json.
 
-By default each worker is a fork server that imports torch/transformers once and forks a fresh,
-equally isolated child per snippet (milliseconds instead of ~5 s of imports per snippet);
---no-preload starts a new interpreter per snippet instead.
+Snippets run against the APIBench world (gorilla-bench world --help): the libraries APIBench code
+imports, at the versions of its era, and offline stand-ins for every API of the three hubs, so a
+real API loads and a made-up one fails as a hub_error. By default each worker is a fork server that
+imports the snippet's framework once (torch + transformers, or TensorFlow + tensorflow_hub) and
+forks a fresh, equally isolated child per snippet; --no-preload starts a new interpreter per
+snippet instead.
 
 Examples:
   gorilla-bench exec snippets.jsonl --backend docker --output results.jsonl
   gorilla-bench exec snippets.jsonl --backend local --timeout 10 --memory-mb 1024 -o results.jsonl
-  gorilla-bench exec snippets.jsonl -o results.jsonl --model-cache-for-snippets runs/model-cache
+  gorilla-bench exec snippets.jsonl -o results.jsonl --network --model-cache runs/downloads   # real hubs
   gorilla-bench exec snippets.jsonl -o results.jsonl --no-preload
 """
 
@@ -37,12 +40,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-file-mb", type=int, default=64)
     parser.add_argument("--max-output-kb", type=int, default=64)
     parser.add_argument("--network", action="store_true", help="allow network (hubs online, cache writable)")
-    parser.add_argument("--model-cache", type=Path, help="cache dir mounted at /cache (HF_HOME, TORCH_HOME)")
     parser.add_argument(
-        "--model-cache-for-snippets",
+        "--libraries",
+        default="apibench",
+        help="libraries snippets import: apibench (the pinned execution environment, built on first use), "
+        "project (this virtualenv) or a site-packages directory",
+    )
+    parser.add_argument(
+        "--world",
+        choices=("apibench", "none"),
+        default="apibench",
+        help="apibench: offline stand-ins for every API of the three hubs, sample inputs, offline web "
+        "(with --network: the real hubs); none: nothing but --model-cache",
+    )
+    parser.add_argument(
+        "--model-cache",
         type=Path,
-        metavar="DIR",
-        help="build tiny random models for every model id the snippets load into DIR, and use it",
+        help="a model cache mounted at /cache instead of the stand-ins (huggingface/, torch/, tfhub/); "
+        "with --network, the shared download cache",
     )
     parser.add_argument("--image", help="docker image (default: the tag scripts/setup-sandbox.sh builds)")
     parser.add_argument("--fresh-containers", action="store_true", help="docker: one container per snippet")
@@ -55,7 +70,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preload",
         metavar="MODULES",
-        help="comma-separated modules the workers import once (default: torch,transformers,transformers.pipelines)",
+        help="comma-separated modules the workers import once (default: by framework, see gorilla_rlaif.harness.world.PRELOAD_PROFILES)",
     )
     parser.add_argument("--no-mount-venv", action="store_true", help="use the image's own libraries")
     parser.add_argument("--local-isolation", choices=("auto", "bwrap", "process"), default="auto")
@@ -65,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from gorilla_rlaif.harness import SandboxConfig, run_snippets, summarize
-    from gorilla_rlaif.harness.model_cache import build_model_cache_for
     from gorilla_rlaif.io import read_jsonl, sha256_file, write_json
     from gorilla_rlaif.provenance import provenance
 
@@ -77,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
             raise DataError('expected {"id": ..., "code": "<python source>"}', path=args.snippets, line=line)
         snippets.append({"id": str(row["id"]), "code": row["code"]})
     cache = args.model_cache
-    if args.model_cache_for_snippets:
-        cache = build_model_cache_for([s["code"] for s in snippets], args.model_cache_for_snippets)
     fields = {
+        "libraries": args.libraries,
+        "world": args.world,
         "backend": args.backend,
         "timeout_s": args.timeout,
         "memory_mb": args.memory_mb,

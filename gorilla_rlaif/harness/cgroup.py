@@ -70,7 +70,7 @@ class MemoryCgroup:
             root, version = _v1_root(), 1
         if root is None:
             return None
-        path = root / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        path = root / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"  # named by the owning process
         cgroup = cls(path, version)
         try:
             path.mkdir()

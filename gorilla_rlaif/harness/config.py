@@ -149,7 +149,9 @@ def sandbox_env(config: SandboxConfig, marker: str) -> dict[str, str]:
     tokens) never reach it. Hubs run offline unless the network is allowed."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/work",
+        # not the working directory: libraries keep dot-dirs in HOME (~/.keras, ~/.cache), and the
+        # snippet's working directory should hold only what the snippet itself writes
+        "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
         "USER": "sandbox",

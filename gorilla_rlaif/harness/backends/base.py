@@ -31,6 +31,7 @@ WORLD_DIR = "/opt/gorilla-rlaif/world"
 # Absolute placeholder paths answers read ('/path/to/audio.wav'): a scratch directory in sandboxes
 # that have a root file system of their own (bubblewrap, docker), wiped like /work.
 PLACEHOLDER_ROOT = "/path"
+TORCH_SCRATCH = "/tmp/.torch"
 # Address space granted on top of `memory_mb` (RLIMIT_AS): torch's CUDA build and TensorFlow reserve
 # gigabytes of virtual memory they never touch, so a tight address-space limit fails their import.
 # What a snippet really uses is capped by the sandbox's memory cgroup (docker: the container's;
@@ -117,16 +118,27 @@ class Backend(ABC):
         """What the in-sandbox world module needs (empty: no world)."""
         if self.world is None:
             return {}
+        offline = not self.config.network
         return {
             "site": f"{WORLD_DIR}/sandbox_site.py",
             "inputs": f"{WORLD_DIR}/inputs",
-            "web": not self.config.network,
+            "web": offline,
             "torch_hub": f"{CACHE_DIR}/torch/hub",
+            # torch.hub writes into TORCH_HOME (force_reload re-downloads and unpacks there): offline,
+            # TORCH_HOME is a scratch dir whose hub/ links to the read-only stand-in repositories
+            "torch_home": TORCH_SCRATCH if offline else None,
             "scratch_roots": [PLACEHOLDER_ROOT + "/"] if self.own_root and self.isolated() else [],
         }
 
     def isolated(self) -> bool:
         return True
+
+    def sandbox_env(self) -> dict[str, str]:
+        env = sandbox_env(self.config, uuid.uuid4().hex)
+        torch_home = self.world_request().get("torch_home")
+        if torch_home:
+            env["TORCH_HOME"] = torch_home
+        return env
 
     @abstractmethod
     def check(self) -> None:
@@ -151,7 +163,7 @@ class Backend(ABC):
             "max_procs": config.max_procs,
             "max_file_mb": config.max_file_mb,
             "max_output_kb": config.max_output_kb,
-            "env": sandbox_env(config, uuid.uuid4().hex),
+            "env": self.sandbox_env(),
             "site_dirs": [f"{SITE_DIR}/{i}" for i in range(len(self.libraries))],
             "world": self.world_request(),
             "clean_dirs": clean_dirs or [],
@@ -247,7 +259,7 @@ class ServerWorker(Worker):
         self.fit_memory(int(self.info.get("rss_mb", 0)))
         return channel
 
-    def fit_memory(self, resident_mb: int) -> None:  # noqa: B027 - optional hook
+    def fit_memory(self, resident_mb: int) -> None:
         """Narrow the sandbox's memory limit to the server's resident size + `memory_mb`, so a
         snippet gets the same allowance whatever its worker preloaded."""
 

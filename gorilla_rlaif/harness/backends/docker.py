@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import uuid
 from urllib.parse import urlparse
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SANDBOX_USER = "65534:65534"
 LABEL = "org.gorilla-rlaif.harness"
+OWNER_LABEL = "org.gorilla-rlaif.owner"  # host:pid of the harness process that started the container
 # The cgroup holds the runner (~20 MB) and the tmpfs files on top of the snippet's address space.
 CGROUP_OVERHEAD_MB = 256
 SCRATCH_DIRS = [WORKDIR, "/tmp", "/dev/shm"]
@@ -108,7 +110,7 @@ class DockerBackend(Backend):
             "volumes": volumes,
             "working_dir": WORKDIR,
             "environment": {},
-            "labels": {LABEL: "1"},
+            "labels": {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}"},
             "detach": True,
         }
 

@@ -87,7 +87,7 @@ class LocalWorker(Worker):
 
     def execute(self, request: dict) -> dict:
         config = self.backend.config
-        scratch = Path(tempfile.mkdtemp(prefix="gorilla-sandbox-"))
+        scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix()))
         work, tmp = scratch / "work", scratch / "tmp"
         work.mkdir()
         tmp.mkdir()
@@ -199,7 +199,7 @@ class LocalServerWorker(ServerWorker):
     def open_channel(self) -> Channel:
         import uuid
 
-        self.scratch = Path(tempfile.mkdtemp(prefix="gorilla-sandbox-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix()))
         work, tmp = self.scratch / "work", self.scratch / "tmp"
         work.mkdir()
         tmp.mkdir()
@@ -274,6 +274,12 @@ class LocalServerWorker(ServerWorker):
             self.scratch = None
 
 
+def scratch_prefix() -> str:
+    """Scratch dirs are named by the harness process that made them, so leftovers can be traced
+    (and a test tells its own from those of other runs sharing the machine)."""
+    return f"gorilla-sandbox-{os.getpid()}-"
+
+
 def unisolated_request(backend: LocalBackend, request: dict, work: Path, tmp: Path) -> dict:
     """Without namespaces the sandbox's paths do not exist: point the request at the host paths
     the mounts would have shown (scratch dirs, libraries, world, caches)."""
@@ -288,7 +294,7 @@ def unisolated_request(backend: LocalBackend, request: dict, work: Path, tmp: Pa
 
     env = {key: host(value) if value.startswith("/") else value for key, value in request["env"].items()}
     env.update(
-        HOME=str(work),
+        HOME=str(tmp),
         TMPDIR=str(tmp),
         MPLCONFIGDIR=str(tmp / "matplotlib"),
         XDG_CACHE_HOME=str(tmp / ".cache"),

@@ -157,6 +157,11 @@ def sources_from_data(data_dir: str | None = None) -> list[tuple[str, str, dict]
         code = f"{entry.api_call}\n{_as_code(entry.example_code)}"
         sources.append((f"api:{n}", entry.api_call, meta))
         sources.append((f"api:{n}", code, meta))
+    from gorilla_rlaif.harness.world.torchhub import hf_model_ids
+
+    for model_id in hf_model_ids():  # torch.hub's huggingface/pytorch-transformers entries load these
+        code = f"AutoModel.from_pretrained({model_id!r})\nAutoTokenizer.from_pretrained({model_id!r})"
+        sources.append(("torchhub:huggingface/pytorch-transformers", code, {}))
     for split in ("eval", "train"):
         try:
             result = load_records("huggingface", split, data_dir=data_dir, source=source)

@@ -83,8 +83,9 @@ def path_literals(code: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def materialize_inputs(code: str, workdir: str, inputs_dir: str) -> list[str]:
-    """Create the sample files `code` names; return the paths created."""
+def materialize_inputs(code: str, workdir: str, inputs_dir: str, scratch_roots=SCRATCH_ROOTS) -> list[str]:
+    """Create the sample files `code` names; return the paths created. Absolute paths only under
+    `scratch_roots` (sandboxes with a root of their own get a scratch `/path`)."""
     created = []
     for literal in path_literals(code):
         ext = literal.rsplit(".", 1)[1].lower()
@@ -92,7 +93,7 @@ def materialize_inputs(code: str, workdir: str, inputs_dir: str) -> list[str]:
         if sample is None:
             continue
         if literal.startswith("/"):
-            if not literal.startswith(SCRATCH_ROOTS):
+            if not literal.startswith(tuple(scratch_roots)):
                 continue
             target = literal
         else:
@@ -248,6 +249,23 @@ def install_offline_web(inputs_dir: str, torch_hub: str | None) -> None:
     _patch_requests()
 
 
+def link_torch_home(torch_home: str, standins: str) -> None:
+    """A writable TORCH_HOME whose hub/ holds links to the stand-in repositories: torch.hub finds
+    them as downloaded, and may still replace one (force_reload unpacks a fresh copy served by the
+    offline web) without touching the read-only world."""
+    hub = os.path.join(torch_home, "hub")
+    os.makedirs(hub, exist_ok=True)
+    if not os.path.isdir(standins):
+        return
+    for name in os.listdir(standins):
+        target = os.path.join(hub, name)
+        if not os.path.lexists(target):
+            if name == "trusted_list":  # torch.hub appends to it: a copy, not a link
+                shutil.copyfile(os.path.join(standins, name), target)
+            else:
+                os.symlink(os.path.join(standins, name), target)
+
+
 def prepare(request: dict) -> None:
     """Called by the sandbox runner in the snippet's process before its code runs."""
     world = request.get("world") or {}
@@ -255,4 +273,6 @@ def prepare(request: dict) -> None:
         return
     if world.get("web"):
         install_offline_web(world["inputs"], world.get("torch_hub"))
-    materialize_inputs(request["code"], request["workdir"], world["inputs"])
+    if world.get("torch_home"):
+        link_torch_home(world["torch_home"], world["torch_hub"])
+    materialize_inputs(request["code"], request["workdir"], world["inputs"], world.get("scratch_roots", ()))

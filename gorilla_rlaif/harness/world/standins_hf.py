@@ -310,11 +310,15 @@ def _spm_file(path: str, vocab_size: int = 300, model_type: str = "unigram", t5:
 
 
 def _char_vocab(path: str) -> None:
-    tokens = (
-        ["<pad>", "<s>", "</s>", "<unk>", "|"]
-        + list("ABCDEFGHIJKLMNOPQRSTUVWXYZ'")
-        + list("abcdefghijklmnopqrstuvwxyz")
-    )
+    tokens = [
+        "<pad>",
+        "<s>",
+        "</s>",
+        "<unk>",
+        "|",
+        *list("ABCDEFGHIJKLMNOPQRSTUVWXYZ'"),
+        *list("abcdefghijklmnopqrstuvwxyz"),
+    ]
     with open(path, "w") as f:
         json.dump({t: i for i, t in enumerate(dict.fromkeys(tokens))}, f)
 
@@ -333,14 +337,14 @@ def write_tokenizer_files(slow_cls, directory: str) -> None:
     if name == "MarianTokenizer":
         _spm_file(os.path.join(directory, "source.spm"))
         shutil.copy(os.path.join(directory, "source.spm"), os.path.join(directory, "target.spm"))
-        pieces = ["</s>", "<unk>", "<pad>"] + _spm_pieces(os.path.join(directory, "source.spm"))
+        pieces = ["</s>", "<unk>", "<pad>", *_spm_pieces(os.path.join(directory, "source.spm"))]
         with open(os.path.join(directory, "vocab.json"), "w") as f:
             json.dump({p: i for i, p in enumerate(dict.fromkeys(pieces))}, f)
         return
     if name in ("M2M100Tokenizer", "Speech2TextTokenizer"):
         spm_name = files.get("spm_file", "sentencepiece.bpe.model")
         _spm_file(os.path.join(directory, spm_name))
-        pieces = ["<s>", "<pad>", "</s>", "<unk>"] + _spm_pieces(os.path.join(directory, spm_name))
+        pieces = ["<s>", "<pad>", "</s>", "<unk>", *_spm_pieces(os.path.join(directory, spm_name))]
         with open(os.path.join(directory, files.get("vocab_file", "vocab.json")), "w") as f:
             json.dump({p: i for i, p in enumerate(dict.fromkeys(pieces))}, f)
         return
@@ -400,7 +404,6 @@ def build_tokenizer(model_type: str, work: str):
 def build_named_tokenizer(name: str | None, work: str, *, whisper: bool = False):
     """The tokenizer class `name` (slow or fast), built from files in its own format: the slow
     class from the vocabulary files it reads, the fast one converted from it (both saved)."""
-    import transformers
 
     if not name:
         return None
@@ -1422,12 +1425,11 @@ def timm_name(model_id: str) -> str:
     return model_id.split("/", 1)[1] if model_id.startswith("timm/") else model_id.split("/")[-1]
 
 
-def build_timm(model_id: str, out: str) -> list[str]:
+def build_timm(model_id: str, out: str) -> None:
     """A timm checkpoint with random weights of the architecture the name says, in the layout
-    `timm.create_model(name, pretrained=True)` reads from the Hub; returns every repo id that
-    name resolves to (its pretrained config's hf_hub_id)."""
+    `timm.create_model(name, pretrained=True)` reads from the Hub (installed under the id and
+    under the Hub id its pretrained config names: `Builder._extra_ids`)."""
     import timm
-    import torch
     from safetensors.torch import save_file
 
     _seed(model_id)
@@ -1447,8 +1449,7 @@ def build_timm(model_id: str, out: str) -> list[str]:
             default=str,
         )
     _mark(out, {"kind": "timm", "name": name}, params=params)
-    hub_id = cfg.get("hf_hub_id")
-    return [i for i in dict.fromkeys([model_id, hub_id]) if i]
+
 
 
 # ----------------------------------------------------------------------------- cache layout + main
@@ -1543,6 +1544,105 @@ def template_key(item: dict, recipe: dict) -> str:
     return json.dumps(recipe, sort_keys=True)
 
 
+SENTENCE_BASE = {
+    "kind": "transformers",
+    "model_type": "bert",
+    "cls": None,
+    "autos": [],
+    "tasks": ["feature-extraction"],
+    "labels": "default",
+}
+
+
+class Builder:
+    """Builds the world's stand-ins into `out`: one template per distinct recipe (a failed
+    template fails every id that needs it), hard-linked into each id's snapshot."""
+
+    def __init__(self, out: str, inputs: str):
+        self.inputs = inputs
+        self.hf_root = os.path.join(out, "huggingface")
+        self.st_root = os.path.join(out, "sentence_transformers")
+        self.templates_root = os.path.join(out, "templates")
+        for d in (self.hf_root, self.st_root, self.templates_root):
+            os.makedirs(d, exist_ok=True)
+        self.index = Index()
+        self.templates: dict[str, str | Exception] = {}
+
+    def build_template(self, item: dict, recipe: dict) -> tuple[str, list[str]]:
+        """The template directory for `recipe`, and the extra ids it answers to (timm's Hub ids)."""
+        key = template_key(item, recipe)
+        if key in self.templates:
+            value = self.templates[key]
+            if isinstance(value, Exception):
+                raise value
+            return value, self._extra_ids(item, recipe)
+        directory = os.path.join(self.templates_root, hashlib.sha256(key.encode()).hexdigest()[:16])
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
+        try:
+            kind = recipe["kind"]
+            if kind == "transformers":
+                build_transformers(self.index, recipe, directory)
+            elif kind == "diffusers":
+                build_diffusers(recipe["pipeline"], directory)
+            elif kind == "files":
+                build_files(item["files"], directory, self.inputs)
+            elif kind == "timm":
+                build_timm(item["id"], directory)
+            else:
+                raise ValueError(f"no stand-in recipe for {kind} models")
+        except Exception as exc:
+            self.templates[key] = exc
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        self.templates[key] = directory
+        return directory, self._extra_ids(item, recipe)
+
+    @staticmethod
+    def _extra_ids(item: dict, recipe: dict) -> list[str]:
+        if recipe["kind"] != "timm":
+            return []
+        import timm
+
+        cfg = timm.models.get_pretrained_cfg(timm_name(item["id"]))
+        hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+        return [hub_id] if hub_id and hub_id != item["id"] else []
+
+    def build(self, item: dict) -> dict:
+        """Build one plan item; the report entry says what it became (or why it could not)."""
+        model_id = item["id"]
+        try:
+            recipe = resolve(item, self.index)
+        except Exception as exc:
+            recipe = {"kind": "none", "why": f"resolve: {type(exc).__name__}: {exc}"}
+        entry: dict = {"recipe": recipe}
+        try:
+            if recipe["kind"] == "none":
+                raise ValueError(recipe["why"])
+            if recipe["kind"] == "sentence_transformers":
+                template, _ = self.build_template(item, SENTENCE_BASE)
+                install(self.hf_root, model_id, template)
+                st_name = model_id if "/" in model_id else f"sentence-transformers/{model_id}"
+                st_dir = os.path.join(self.st_root, st_name.replace("/", "_"))
+                if not os.path.exists(st_dir):
+                    build_sentence_transformers(self.index, model_id, st_dir, template)
+            else:
+                template, extra_ids = self.build_template(item, recipe)
+                if item["files"] and recipe["kind"] != "files":
+                    build_files(item["files"], template, self.inputs)  # extra files the code downloads
+                problems = verify(self.index, item, recipe, template)
+                if problems:
+                    entry["verify_errors"] = problems
+                for target_id in dict.fromkeys([model_id, *extra_ids]):
+                    install(self.hf_root, target_id, template)
+            entry["ok"] = True
+        except Exception as exc:
+            entry["ok"] = False
+            entry["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            entry["trace"] = traceback.format_exc(limit=-3)[-800:]
+        return entry
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--plan", required=True)
@@ -1554,112 +1654,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import torch
-
-    torch.set_num_threads(1)
     from tqdm import tqdm
 
+    torch.set_num_threads(1)
     with open(args.plan) as f:
         plan = add_pipeline_defaults(json.load(f))
     if args.only:
         plan = [item for item in plan if item["id"] in set(args.only)]
-    hf_root = os.path.join(args.out, "huggingface")
-    st_root = os.path.join(args.out, "sentence_transformers")
-    templates_root = os.path.join(args.out, "templates")
-    for d in (hf_root, st_root, templates_root):
-        os.makedirs(d, exist_ok=True)
-    index = Index()
-    templates: dict[str, str | Exception] = {}
-    report = {"built": 0, "failed": 0, "items": {}, "templates": {}}
+    builder = Builder(args.out, args.inputs)
     start = time.monotonic()
+    items = {}
     for item in tqdm(plan, desc="huggingface stand-ins", unit="id", file=sys.stderr, mininterval=5):
-        model_id = item["id"]
-        try:
-            recipe = resolve(item, index)
-        except Exception as exc:
-            recipe = {"kind": "none", "why": f"resolve: {type(exc).__name__}: {exc}"}
-        entry = {"recipe": recipe}
-        try:
-            if recipe["kind"] == "none":
-                raise ValueError(recipe["why"])
-            if recipe["kind"] == "sentence_transformers":
-                base = {
-                    "kind": "transformers",
-                    "model_type": "bert",
-                    "cls": None,
-                    "autos": [],
-                    "tasks": ["feature-extraction"],
-                    "labels": "default",
-                }
-                template = _template(
-                    templates,
-                    templates_root,
-                    template_key(item, base),
-                    lambda d: build_transformers(index, base, d),
-                )
-                install(hf_root, model_id, template)
-                st_name = model_id if "/" in model_id else f"sentence-transformers/{model_id}"
-                st_dir = os.path.join(st_root, st_name.replace("/", "_"))
-                if not os.path.exists(st_dir):
-                    build_sentence_transformers(index, model_id, st_dir, template)
-            else:
-                extra_ids: list[str] = []
-                builders = {
-                    "transformers": lambda d: build_transformers(index, recipe, d),
-                    "diffusers": lambda d: build_diffusers(recipe["pipeline"], d),
-                    "files": lambda d: build_files(item["files"], d, args.inputs),
-                    "timm": lambda d: extra_ids.extend(build_timm(model_id, d)),
-                }
-                if recipe["kind"] not in builders:
-                    raise ValueError(f"no stand-in recipe for {recipe['kind']} models")
-                template = _template(
-                    templates, templates_root, template_key(item, recipe), builders[recipe["kind"]]
-                )
-                if item["files"] and recipe["kind"] != "files":
-                    build_files(item["files"], template, args.inputs)  # extra files the code downloads
-                problems = verify(index, item, recipe, template)
-                if problems:
-                    entry["verify_errors"] = problems
-                for target_id in dict.fromkeys([model_id, *extra_ids]):
-                    install(hf_root, target_id, template)
-            report["built"] += 1
-            entry["ok"] = True
-        except Exception as exc:
-            report["failed"] += 1
-            entry["ok"] = False
-            entry["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-            entry["trace"] = traceback.format_exc(limit=-3)[-800:]
-        report["items"][model_id] = entry
-    report["templates"] = {k: (v if isinstance(v, str) else f"failed: {v}") for k, v in templates.items()}
-    report["build_s"] = round(time.monotonic() - start, 1)
-    shutil.rmtree(os.path.join(args.out, "tmp"), ignore_errors=True)
+        items[item["id"]] = builder.build(item)
+    report = {
+        "built": sum(e["ok"] for e in items.values()),
+        "failed": sum(not e["ok"] for e in items.values()),
+        "items": items,
+        "templates": {k: (v if isinstance(v, str) else f"failed: {v}") for k, v in builder.templates.items()},
+        "build_s": round(time.monotonic() - start, 1),
+    }
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     print(
         f"huggingface stand-ins: {report['built']} built, {report['failed']} failed, "
-        f"{len(templates)} templates, {report['build_s']} s",
+        f"{len(builder.templates)} templates, {report['build_s']} s",
         file=sys.stderr,
     )
     return 0
-
-
-def _template(cache: dict, root: str, key: str, build) -> str:
-    """Build each distinct template once; a failed template fails every id that needs it."""
-    if key in cache:
-        value = cache[key]
-        if isinstance(value, Exception):
-            raise value
-        return value
-    directory = os.path.join(root, hashlib.sha256(key.encode()).hexdigest()[:16])
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory)
-    try:
-        build(directory)
-    except Exception as exc:
-        cache[key] = exc
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    cache[key] = directory
-    return directory
 
 
 if __name__ == "__main__":

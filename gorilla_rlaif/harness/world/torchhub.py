@@ -14,19 +14,14 @@ then `a.method(...)`, `a.attr`): the plan records the tuple sizes and the attrib
 entry, which the builder's stand-ins provide, and the tests check.
 
 The builder (`standins_torchhub.py`, run by the execution environment's interpreter) turns the plan
-into repositories under TORCH_HOME/hub; `ensure_world()` builds it once per plan and builder.
+into repositories under TORCH_HOME/hub (`gorilla_rlaif.harness.world.ensure_part`).
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
 import logging
 import re
-import shutil
-import subprocess
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -202,14 +197,14 @@ def plan() -> list[dict]:
     """The TorchHub plan from the bundled (or local) APIBench files: API database and both splits."""
     from gorilla_rlaif.data import load_api_db, load_records
 
-    db = load_api_db("torchhub")
+    db = load_api_db("torchhub", source="bundled")  # the same world on every machine
     db_sources: list[tuple[str, str]] = []
     for n, api in enumerate(db.entries):
         db_sources.append((f"api/{n}", api.api_call))
         db_sources.append((f"api/{n}/example", _as_code(api.example_code)))
     answers: list[tuple[str, str]] = []
     for split in ("eval", "train"):
-        for record in load_records("torchhub", split).records:
+        for record in load_records("torchhub", split, source="bundled").records:
             if record.output is not None:
                 answers.append((record.id, record.output.code))
     return collect(db_sources, answers)
@@ -220,9 +215,10 @@ def hf_model_ids(items: list[dict] | None = None) -> list[str]:
     answers: the HF stand-in world must hold them for those entries to run."""
     from gorilla_rlaif.data import load_api_db, load_records
 
-    codes = [_as_code(api.example_code) for api in load_api_db("torchhub").entries]
+    codes = [_as_code(api.example_code) for api in load_api_db("torchhub", source="bundled").entries]
     for split in ("eval", "train"):
-        codes += [r.output.code for r in load_records("torchhub", split).records if r.output is not None]
+        records = load_records("torchhub", split, source="bundled").records
+        codes += [r.output.code for r in records if r.output is not None]
     ids: list[str] = []
     for code in codes:
         try:
@@ -236,92 +232,3 @@ def hf_model_ids(items: list[dict] | None = None) -> list[str]:
                 if repo == "huggingface/pytorch-transformers" and model_id and model_id not in ids:
                     ids.append(model_id)
     return ids
-
-
-# ----------------------------------------------------------------------------- building
-
-
-def _digest(items: list[dict]) -> str:
-    digest = hashlib.sha256(BUILDER.read_bytes())
-    digest.update(Path(__file__).read_bytes())
-    digest.update(json.dumps(items, sort_keys=True).encode())
-    return digest.hexdigest()[:12]
-
-
-def build_world(out: Path, items: list[dict] | None = None) -> dict:
-    """Run the builder with the execution environment's Python into `out` (which gets torch/hub/...,
-    PLAN.json and report.json); returns the builder's report."""
-    from gorilla_rlaif.harness.world.env import ensure_env, python
-
-    items = plan() if items is None else items
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "PLAN.json").write_text(json.dumps(items, indent=1))
-    env = ensure_env()
-    start = time.monotonic()
-    cmd = [str(python(env)), str(BUILDER), "--plan", str(out / "PLAN.json"), "--out", str(out)]
-    proc = subprocess.run(
-        cmd,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(out),
-            "TORCH_HOME": str(out / "torch"),
-            "OMP_NUM_THREADS": "1",
-            "PYTHONHASHSEED": "0",
-        },
-        capture_output=True,
-        text=True,
-    )
-    report_file = out / "report.json"
-    if not report_file.exists():
-        from gorilla_rlaif.harness.world.env import EnvironmentBuildError
-
-        raise EnvironmentBuildError(
-            f"the torchhub stand-in builder failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
-        )
-    report = json.loads(report_file.read_text())
-    report["wall_s"] = round(time.monotonic() - start, 1)
-    for key, value in report["items"].items():
-        if value["status"] == "failed":
-            log.warning("torchhub stand-in %s could not be built: %s", key, value["reason"])
-    return report
-
-
-def ensure_world(root: Path | None = None) -> Path:
-    """The built TorchHub stand-in world (a directory holding torch/hub/...), built on first use under
-    the cache root, keyed by the hash of the plan and the builder."""
-    from gorilla_rlaif.harness.world.env import cache_root, file_lock
-
-    items = plan()
-    root = root or cache_root() / "apibench-world"
-    directory = root / f"torchhub-{_digest(items)}"
-    if (directory / "report.json").exists():
-        return directory
-    with file_lock(directory.with_name(directory.name + ".lock")):
-        if (directory / "report.json").exists():
-            return directory
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        log.warning("building the TorchHub stand-ins (%d entries) in %s", len(items), directory)
-        report = build_world(tmp, items)
-        for path in [tmp, *tmp.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(0o755 if path.is_dir() else 0o644)
-        tmp.rename(directory)
-        log.warning(
-            "TorchHub stand-ins: %d built, %d failed in %.0f s",
-            report["built"],
-            report["failed"],
-            report["wall_s"],
-        )
-    return directory
-
-
-def install(cache_dir: Path) -> None:
-    """Put the TorchHub stand-in world into a model cache directory (cache_dir/torch = TORCH_HOME),
-    replacing what was there. A copy (0.8 MB), not hard links: code that writes into a model cache
-    (older stub writers, a --network download) must never write through into the built world."""
-    world = ensure_world() / "torch"
-    target = Path(cache_dir) / "torch"
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(world, target, ignore=shutil.ignore_patterns("__pycache__"))
