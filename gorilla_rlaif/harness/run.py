@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.harness.backends import Backend, Worker, WorkerBroken, load_backend
 from gorilla_rlaif.harness.config import SandboxConfig
 from gorilla_rlaif.harness.runner import classify
-from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status
+from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status, code_sha256
 from gorilla_rlaif.io import JsonlAppender
+from gorilla_rlaif.provenance import stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -119,20 +121,28 @@ def run_snippets(
 ) -> list[ExecResult]:
     """Run every snippet in the sandbox `config` describes; return one result per snippet, in order.
 
-    With `output`, each result is appended to that JSONL file as it finishes; results already in
-    the file are reused (an interrupted run re-runs only the snippets without a row).
+    With `output`, each result is appended to that JSONL file as it finishes; a row already in the
+    file is reused when it is of the same id, the same code and the same limits (an interrupted run
+    re-runs only the snippets without such a row; a changed snippet or limit runs again, and the
+    file keeps one row per id, the newest).
     """
     from tqdm.auto import tqdm
 
     items = _coerce(snippets)
     results: dict[str, ExecResult] = {}
+    keys = {s.id: (code_sha256(s.code), sandbox_hash(config)) for s in items}
     appender = JsonlAppender(output) if output is not None else None
+    stale = 0
     try:
         if appender is not None:
-            wanted = {s.id for s in items}
             for row in appender.rows:
-                if row.get("id") in wanted:
+                key = keys.get(row.get("id"))
+                if key is None:
+                    continue
+                if (row.get("code_sha256"), row.get("sandbox_hash")) == key:
                     results[row["id"]] = ExecResult.model_validate(row)
+                else:
+                    stale += 1
         todo = [s for s in items if s.id not in results]
         if results:
             log.info("resuming: %d of %d snippets already have a result", len(results), len(items))
@@ -140,7 +150,9 @@ def run_snippets(
             bar = tqdm(total=len(todo), desc=f"exec ({config.backend})", unit="snippet", disable=not progress)
             try:
                 for group_config, group in _worker_groups(config, todo):
-                    for result in _run_group(group_config, group):
+                    for done in _run_group(group_config, group):
+                        sha, limits = keys[done.id]
+                        result = done.model_copy(update={"code_sha256": sha, "sandbox_hash": limits})
                         results[result.id] = result
                         if appender is not None:
                             appender.append(result.model_dump(mode="json"))
@@ -151,6 +163,8 @@ def run_snippets(
     finally:
         if appender is not None:
             appender.close()
+    if output is not None and stale:  # rows of other code or limits were superseded: one row per id
+        _compact(Path(output), [results[s.id] for s in items if s.id in results])
     return [results[s.id] for s in items]
 
 
@@ -187,6 +201,23 @@ def _run_group(config: SandboxConfig, snippets: list[Snippet]):
     finally:
         pool.close()
         backend.close()
+
+
+def sandbox_hash(config: SandboxConfig) -> str:
+    """What decides a result (limits, isolation, image, the libraries and world snippets run
+    against), not how fast it runs: rows of another execution environment are never reused."""
+    from gorilla_rlaif.harness.world import fingerprint
+
+    uses_world = config.world != "none" or (config.libraries == "apibench" and config.site_packages is None)
+    return stable_hash({**identity(config), "world": fingerprint() if uses_world else None}, length=16)
+
+
+def _compact(output: Path, current: list[ExecResult]) -> None:
+    from gorilla_rlaif.io import read_jsonl, write_jsonl
+
+    keep = {r.id: r.model_dump(mode="json") for r in current}
+    others = [row for _, row in read_jsonl(output, allow_empty=True) if row.get("id") not in keep]
+    write_jsonl(output, [*keep.values(), *others])
 
 
 __all__ = ["run_snippets", "to_result"]
