@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README):
 #   make demo   - create the virtualenv and run the main job on the embedded offline default
 #   make test   - create the virtualenv, prepare the sandbox engine, run the test suite
-# Other targets: venv, lint, bench, clean.
+# Other targets: venv, lint, bench, clean, sandbox, llama-server.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-output
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test lint bench clean sandbox world
+.PHONY: venv demo test lint bench clean sandbox world llama-server
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (torch CPU wheel is cp311)"'
@@ -40,7 +40,12 @@ demo: venv world
 sandbox:
 	bash scripts/setup-sandbox.sh
 
-test: venv sandbox world
+# llama-cpp-python's server + SmolLM2-135M-Instruct for the judge's real-server test; built once,
+# cached under ~/.cache/gorilla-rlaif/llama-server (idempotent, seconds when cached)
+llama-server:
+	bash scripts/setup-llama-server.sh
+
+test: venv sandbox world llama-server
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -96,6 +96,7 @@ class JudgeInfo(BaseModel):
 
 class JudgeUsage(BaseModel):
     requests: int = 0
+    reasks: int = 0  # re-asks among `requests` (an unreadable answer asked again, changed)
     cached_requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -111,6 +112,10 @@ class FeedbackRow(CandidateRow):
     weighted_score: float | None = None
     answers: dict[str, Answer | None] = Field(min_length=1)
     p_yes: dict[str, float | None] = Field(default_factory=dict)
+    # how each answer was obtained: top_token | logprob_mass | json | reask (openai judge)
+    answer_sources: dict[str, str] = Field(default_factory=dict)
+    # P(yes-tokens) + P(no-tokens) among the alternatives (openai judge, per-question mode)
+    yes_no_mass: dict[str, float | None] | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
     judge: JudgeInfo | None = None
     usage: JudgeUsage = Field(default_factory=JudgeUsage)

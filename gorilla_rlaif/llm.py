@@ -10,9 +10,18 @@ Answers cost money, so this module is built so that none is lost and none is pai
   bodies that are not a chat completion. The SDK's own retries are off (`max_retries=0`) so one
   policy, ours, decides and counts. Authentication, permission and model-not-found errors stop
   the job at once (`LLMFatalError`): every further request would fail the same way.
-- Malformed answers (a validator raises `MalformedAnswer`) are re-asked as a continuation of the
-  conversation that says what was wrong, up to `max_malformed_retries` times, then recorded as a
-  failure with the reason and every unreadable answer. Never a silent None or a default value.
+- Malformed answers (a validator raises `MalformedAnswer`) are re-asked, up to
+  `max_malformed_retries` times, then recorded as a failure with the reason and every unreadable
+  answer. Never a silent None or a default value. A re-ask always changes the request: round 1
+  continues the conversation with what was wrong and the caller's stricter instruction
+  (`ChatRequest.reask_instruction`, with `reask_params` such as more alternatives); rounds 2+ also sample at `reask_temperature` with a seed that
+  differs per round. So a deterministic server never gets the identical request twice, not even
+  across `retry_failed` runs (a retried malformed failure goes on with the next round). Re-asks
+  are counted (`reasks`) and paid like any request.
+- A response whose body says the request's *shape* is invalid (an unsupported `response_format`,
+  `logprobs`, ..., whatever the status code: llama-cpp-python answers them with HTTP 500) is not
+  transient: it is never retried and stops the job (`RequestShapeError`, naming the parameter),
+  since every further request would be refused the same way.
 - A persistent SQLite cache (`ResponseCache`) keyed by a hash of (namespace, model, request
   settings, messages, caller's extra key such as a rubric version). Each answer is committed the
   moment it arrives, so a run killed at any point and restarted repeats no answered request.
@@ -97,6 +106,9 @@ class LLMSettings(BaseModel):
     backoff_initial: float = Field(0.5, gt=0, description="seconds; doubles per retry, full jitter")
     backoff_max: float = Field(30.0, gt=0)
     max_malformed_retries: int = Field(2, ge=0, description="re-asks after an unreadable answer")
+    reask_temperature: float = Field(
+        0.7, gt=0, le=2, description="re-asks from the 2nd on sample at this temperature, seeded per round"
+    )
     retry_failed: bool = Field(False, description="re-ask requests recorded as failed in the cache")
     # Parameters that control cost accounting
     prices: dict[str, Price] = Field(default_factory=dict, description="overrides DEFAULT_PRICES")
@@ -118,6 +130,10 @@ class ChatRequest(BaseModel):
     response_format: dict[str, Any] | None = None
     seed: int | None = None
     key_extra: dict[str, Any] = Field(default_factory=dict)
+    # What a re-ask adds after "Your answer could not be read (REASON).", and the parameters it
+    # changes besides (e.g. more `top_logprobs`); neither is sent otherwise.
+    reask_instruction: str = "Reply again, in exactly the format asked for."
+    reask_params: dict[str, Any] = Field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"temperature": self.temperature}
@@ -168,6 +184,10 @@ class ChatResult:
     cached: bool = False
     attempts: int = 0
     malformed: list[str] = field(default_factory=list)
+    malformed_reasons: list[str] = field(default_factory=list)
+    reasks: int = 0  # re-asks sent to get this answer (0: the first answer was read)
+    failure_kind: str | None = None  # malformed | timeout | connection | bad_body | http_<code>
+    finish_reason: str | None = None
 
 
 @dataclass
@@ -176,6 +196,8 @@ class RunTotals:
 
     sent: int = 0
     retries: int = 0
+    reasks: int = 0
+    probes: int = 0
     answered: int = 0
     failed: int = 0
     cached: int = 0
@@ -187,6 +209,8 @@ class RunTotals:
         return {
             "requests_sent": self.sent,
             "retries": self.retries,
+            "reasks": self.reasks,
+            "probes": self.probes,
             "answered": self.answered,
             "failed": self.failed,
             "cached": self.cached,
@@ -202,6 +226,17 @@ class MalformedAnswer(ValueError):
 
 class LLMFatalError(GorillaRlaifError):
     """An error every further request would repeat (bad key, no permission, unknown model)."""
+
+
+class RequestShapeError(LLMFatalError):
+    """The server refused the shape of our request (a parameter or value it does not accept).
+
+    `param` names what it refused when the body says so (`response_format`, `logprobs`, ...), so
+    the caller can name the setting that fixes it; `detail` is the server's message (redacted)."""
+
+    def __init__(self, message: str, *, param: str | None, detail: str, status: int | None):
+        super().__init__(message)
+        self.param, self.detail, self.status = param, detail, status
 
 
 class _Retryable(Exception):
@@ -259,6 +294,16 @@ class ResponseCache:
         created_at TEXT NOT NULL
     )
     """
+    # What a server accepts (response formats, logprobs), negotiated once per run and server.
+    CAPABILITIES_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS capabilities (
+        server TEXT NOT NULL,
+        model TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (server, model)
+    )
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -268,6 +313,7 @@ class ResponseCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(self.SCHEMA)
+            self._db.execute(self.CAPABILITIES_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable cache database ({exc})") from None
 
@@ -285,6 +331,19 @@ class ResponseCache:
         self._db.execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, namespace, model, status, json.dumps(payload, ensure_ascii=False), error, utc_now()),
+        )
+
+    def get_capabilities(self, server: str, model: str) -> dict[str, Any] | None:
+        """What was negotiated with this server for this model, if it was (see the judge)."""
+        row = self._db.execute(
+            "SELECT data FROM capabilities WHERE server = ? AND model = ?", (server, model)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_capabilities(self, server: str, model: str, data: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO capabilities VALUES (?, ?, ?, ?)",
+            (server, model, json.dumps(data, sort_keys=True), utc_now()),
         )
 
     def count(self, status: str | None = None) -> int:
@@ -335,7 +394,63 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _failure_kind(exc: BaseException) -> str:
+    """A short name for why a request failed: rows failing the same way trip the judge's breaker."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return f"http_{exc.status_code}"
+    if isinstance(exc, (openai.APITimeoutError, asyncio.TimeoutError)):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    return "bad_body"
+
+
+# Parameters whose support differs between servers, in the order a refusal is blamed on them.
+SHAPE_PARAMS = (
+    "response_format",
+    "json_schema",
+    "top_logprobs",
+    "logprobs",
+    "seed",
+    "max_tokens",
+    "temperature",
+)
+# Words a server uses to say that a request is not shaped as it expects (pydantic/FastAPI
+# validation in llama-cpp-python and vLLM, OpenAI's invalid_request_error, Ollama's "invalid ...").
+_SHAPE_WORDS = re.compile(
+    r"(?i)input should be|field required|extra inputs are not permitted|validation error|literal_error"
+    r"|unrecognized request argument|not supported|unsupported|not allowed|is not one of|must be one of"
+    r"|invalid (value|type|parameter|request|response_format|format)|unknown (field|parameter|argument)"
+)
+# ...but a request too long for the model is a problem of that row, not of the request's shape.
+_ROW_WORDS = re.compile(r"(?i)context (length|window)|maximum context|too many tokens|prompt is too long")
+
+
+def request_shape_param(status: int | None, message: str) -> str | None:
+    """The parameter a refusal blames when the server says the request's shape is invalid
+    ("request" when it names none), else None (a transient or per-row error).
+
+    Status codes alone cannot tell: llama-cpp-python refuses `response_format: json_schema` with
+    a 500 whose body is a pydantic validation error, while a 500 from vLLM under load is
+    transient. So it is the body that decides: validation words, plus (for 5xx) the name of one of
+    the parameters whose support varies between servers."""
+    if status is None or status in (401, 403, 404, 408, 409, 429) or _ROW_WORDS.search(message):
+        return None
+    lowered = message.lower()
+    param = next((p for p in SHAPE_PARAMS if p in lowered), None)
+    if param == "json_schema":
+        param = "response_format"
+    if status in (400, 422):
+        return param or ("request" if _SHAPE_WORDS.search(message) else None)
+    if status >= 500 and param is not None and _SHAPE_WORDS.search(message):
+        return param
+    return None
+
+
 Validator = Callable[[str, list[dict[str, Any]] | None], Any]
+_WARNED_NO_PRICE: set[str] = set()  # models already warned about (once per process)
 
 
 class LLMClient:
@@ -360,6 +475,8 @@ class LLMClient:
         self._price = settings.price()
         if self._price is None:
             self.totals.cost_usd = self.totals.cached_cost_usd = None
+        if self._price is None and settings.model not in _WARNED_NO_PRICE:
+            _WARNED_NO_PRICE.add(settings.model)
             log.warning(
                 "no price known for model %r: cost will be reported as unknown (set one with --price)",
                 settings.model,
@@ -433,7 +550,8 @@ class LLMClient:
         return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
 
     async def chat(self, request: ChatRequest, validate: Validator | None = None) -> ChatResult:
-        """One request through cache, pace, retries and validation. Never raises for one bad answer.
+        """One request through cache, pace, retries and validation. Never raises for one bad
+        answer; raises `LLMFatalError` (and its `RequestShapeError`) for what every request would hit.
 
         Identical requests in flight at the same time are sent once: two candidates with the same
         prompt and completion (different ids) ask the same questions, and without this both would
@@ -441,7 +559,7 @@ class LLMClient:
         """
         key = self.cache_key(request)
         while True:
-            cached = self._from_cache(key, validate)
+            cached, previous = self._from_cache(key, validate)
             if cached is not None:
                 return cached
             first = self._in_flight.get(key)
@@ -461,7 +579,7 @@ class LLMClient:
         self._in_flight[key] = future
         try:
             async with self._sem:
-                result = await self._ask(key, request, validate)
+                result = await self._ask(key, request, validate, previous)
             self._store(result)
         except asyncio.CancelledError:
             future.cancel()
@@ -483,13 +601,32 @@ class LLMClient:
             self.totals.cached_cost_usd += result.cost_usd
         return dataclasses.replace(result, cached=True, malformed=list(result.malformed))
 
+    async def probe(self, request: ChatRequest) -> ChatResult:
+        """Send one request as it is (pace and transport retries, no cache, no validation, no
+        re-ask): what a server answers, to find out what it accepts. A refused request shape
+        raises `RequestShapeError`; a transport failure comes back as a failed result."""
+        assert self._sem is not None, "use `async with LLMClient(...)`"
+        result = ChatResult(key=self.cache_key(request), ok=False)
+        async with self._sem:
+            self.totals.probes += 1
+            messages = [dict(m) for m in request.messages]
+            completion = await self._send_or_fail(messages, request.params(), request, result)
+            if completion is not None:
+                result.content, result.logprobs, result.finish_reason = _read_choice(completion)
+                result.ok = True
+        self._account(result)
+        return result
+
     # -- internals ---------------------------------------------------------------------------
-    def _from_cache(self, key: str, validate: Validator | None) -> ChatResult | None:
+    def _from_cache(
+        self, key: str, validate: Validator | None
+    ) -> tuple[ChatResult | None, ChatResult | None]:
+        """(the cached answer to use, a cached failure to continue from with `retry_failed`)."""
         if self.cache is None:
-            return None
+            return None, None
         hit = self.cache.get(key)
         if hit is None:
-            return None
+            return None, None
         status, payload, error = hit
         usage = Usage(**payload.get("usage", {}))
         result = ChatResult(
@@ -503,20 +640,24 @@ class LLMClient:
             cached=True,
             attempts=payload.get("attempts", 0),
             malformed=payload.get("malformed", []),
+            malformed_reasons=payload.get("malformed_reasons", []),
+            reasks=payload.get("reasks", 0),
+            failure_kind=payload.get("failure_kind"),
+            finish_reason=payload.get("finish_reason"),
         )
         if status == "failed":
             if self.settings.retry_failed:
-                return None
+                return None, result
         elif validate is not None:
             try:
                 result.value = validate(result.content or "", result.logprobs)
             except MalformedAnswer as exc:
                 log.warning("cached answer %s no longer validates (%s): asking again", key, exc)
-                return None
+                return None, None
         self.totals.cached += 1
         if result.cost_usd is not None and self.totals.cached_cost_usd is not None:
             self.totals.cached_cost_usd += result.cost_usd
-        return result
+        return result, None
 
     def _store(self, result: ChatResult) -> None:
         if result.ok:
@@ -531,6 +672,10 @@ class LLMClient:
             "usage": result.usage.as_dict(),
             "attempts": result.attempts,
             "malformed": result.malformed,
+            "malformed_reasons": result.malformed_reasons,
+            "reasks": result.reasks,
+            "failure_kind": result.failure_kind,
+            "finish_reason": result.finish_reason,
         }
         self.cache.put(
             result.key,
@@ -541,65 +686,95 @@ class LLMClient:
             result.error,
         )
 
-    async def _ask(self, key: str, request: ChatRequest, validate: Validator | None) -> ChatResult:
-        import openai
+    def _account(self, result: ChatResult) -> None:
+        result.cost_usd = self._cost(result.usage)
+        self.totals.usage.add(result.usage)
+        if self.totals.cost_usd is not None and result.cost_usd is not None:
+            self.totals.cost_usd += result.cost_usd
 
-        result = ChatResult(key=key, ok=False)
+    def _round(
+        self, key: str, request: ChatRequest, round_: int, result: ChatResult
+    ) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """The request of re-ask round `round_` (0: the request itself). Every round differs from
+        every other: round 1 adds what was wrong and the stricter instruction; rounds 2+ also
+        sample at `reask_temperature` with a seed of their own."""
         messages = [dict(m) for m in request.messages]
         params = request.params()
-        for round_ in range(self.settings.max_malformed_retries + 1):
-            try:
-                completion = await self._send(messages, params, request, result)
-            except LLMFatalError:
-                raise
-            except (openai.APIError, _Retryable, asyncio.TimeoutError) as exc:
-                result.error = self.redact(
-                    f"request failed after {result.attempts} attempt(s): {_describe(exc)}"
-                )
+        if round_ == 0:
+            return messages, params
+        messages += [
+            {"role": "assistant", "content": result.malformed[-1]},
+            {
+                "role": "user",
+                "content": f"Your answer could not be read ({result.malformed_reasons[-1]}). {request.reask_instruction}",
+            },
+        ]
+        params.update(request.reask_params)
+        if round_ >= 2:
+            if request.temperature == 0:
+                params["temperature"] = self.settings.reask_temperature
+            params["seed"] = int(stable_hash({"key": key, "round": round_}, length=8), 16)
+        return messages, params
+
+    async def _ask(
+        self, key: str, request: ChatRequest, validate: Validator | None, previous: ChatResult | None = None
+    ) -> ChatResult:
+
+        result = ChatResult(key=key, ok=False)
+        if previous is not None:  # retry_failed: unreadable answers so far are kept, rounds go on
+            result.malformed = list(previous.malformed)
+            result.malformed_reasons = list(previous.malformed_reasons)
+            del result.malformed[len(result.malformed_reasons) :]  # (caches written before reasons were kept)
+            del result.malformed_reasons[len(result.malformed) :]
+        first = len(result.malformed)
+        sent: set[str] = set()
+        for round_ in range(first, first + self.settings.max_malformed_retries + 1):
+            messages, params = self._round(key, request, round_, result)
+            fingerprint = stable_hash({"messages": messages, "params": params})
+            if fingerprint in sent:  # cannot happen by construction; never pay twice for one answer
                 break
-            choice = completion.choices[0] if completion.choices else None
-            content = choice.message.content if choice is not None and choice.message else None
-            logprobs = None
-            if choice is not None and choice.logprobs is not None and choice.logprobs.content is not None:
-                logprobs = [
-                    {
-                        "token": t.token,
-                        "logprob": t.logprob,
-                        "top_logprobs": [
-                            {"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])
-                        ],
-                    }
-                    for t in choice.logprobs.content
-                ]
+            sent.add(fingerprint)
+            if round_ > 0:
+                result.reasks += 1
+                self.totals.reasks += 1
+            completion = await self._send_or_fail(messages, params, request, result)
+            if completion is None:
+                break
+            content, logprobs, finish_reason = _read_choice(completion)
+            result.finish_reason = finish_reason
             try:
                 if content is None:
                     raise MalformedAnswer("empty answer (no message content)")
                 value = validate(content, logprobs) if validate is not None else content
             except MalformedAnswer as exc:
                 reason = str(exc)
+                if finish_reason == "length" and (request.max_tokens or 0) > 1:
+                    reason += f" (cut at max_tokens={request.max_tokens})"
                 result.malformed.append(self.redact(content or ""))
+                result.malformed_reasons.append(reason)
                 result.error = self.redact(f"malformed answer after {round_ + 1} tries: {reason}")
-                messages += [
-                    {"role": "assistant", "content": content or ""},
-                    {
-                        "role": "user",
-                        "content": f"Your answer could not be read ({reason}). Reply again, in exactly the format asked for.",
-                    },
-                ]
+                result.failure_kind = "malformed"
                 continue
-            result.ok, result.content, result.logprobs, result.value, result.error = (
-                True,
-                content,
-                logprobs,
-                value,
-                None,
-            )
+            result.ok, result.content, result.logprobs, result.value = True, content, logprobs, value
+            result.error = result.failure_kind = None
             break
-        result.cost_usd = self._cost(result.usage)
-        self.totals.usage.add(result.usage)
-        if self.totals.cost_usd is not None and result.cost_usd is not None:
-            self.totals.cost_usd += result.cost_usd
+        self._account(result)
         return result
+
+    async def _send_or_fail(
+        self, messages: list[dict[str, str]], params: dict[str, Any], request: ChatRequest, result: ChatResult
+    ) -> Any:
+        """The completion, or None with the failure recorded on `result` once retries are spent."""
+        import openai
+
+        try:
+            return await self._send(messages, params, request, result)
+        except LLMFatalError:
+            raise
+        except (openai.APIError, _Retryable, asyncio.TimeoutError) as exc:
+            result.error = self.redact(f"request failed after {result.attempts} attempt(s): {_describe(exc)}")
+            result.failure_kind = _failure_kind(exc)
+            return None
 
     async def _send(
         self, messages: list[dict[str, str]], params: dict[str, Any], request: ChatRequest, result: ChatResult
@@ -628,6 +803,7 @@ class LLMClient:
             exc = state.outcome.exception()
             log.debug("retrying in %.2fs after %s", state.next_action.sleep, self.redact(_describe(exc)))
 
+        server = self.settings.base_url or "OpenAI API"
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=wait,
@@ -649,9 +825,19 @@ class LLMClient:
                     openai.NotFoundError,
                 ) as exc:
                     raise LLMFatalError(
-                        self.redact(
-                            f"{self.settings.base_url or 'OpenAI API'} refused the request: {_describe(exc)}"
-                        )
+                        self.redact(f"{server} refused the request: {_describe(exc)}")
+                    ) from None
+                except openai.APIStatusError as exc:
+                    detail = self.redact(_status_text(exc))
+                    param = request_shape_param(exc.status_code, detail)
+                    if param is None:
+                        raise
+                    raise RequestShapeError(
+                        f"{server} refused the shape of the request ({param}): HTTP {exc.status_code}: "
+                        f"{detail[:300]}",
+                        param=param,
+                        detail=detail,
+                        status=exc.status_code,
                     ) from None
                 except (json.JSONDecodeError, ValidationError) as exc:
                     raise _Retryable(
@@ -671,6 +857,32 @@ class LLMClient:
         if self._tpm is not None:
             estimate = sum(len(m.get("content") or "") for m in messages) // 4 + (request.max_tokens or 16)
             await self._tpm.acquire(min(estimate, self.settings.tokens_per_minute))
+
+
+def _status_text(exc: Any) -> str:
+    """The server's message and body of an HTTP error, as one string to read reasons from."""
+    body = getattr(exc, "body", None)
+    extra = json.dumps(body, ensure_ascii=False, default=str) if body not in (None, "") else ""
+    return f"{exc.message} {extra}".strip() if extra and extra not in exc.message else exc.message
+
+
+def _read_choice(completion: Any) -> tuple[str | None, list[dict[str, Any]] | None, str | None]:
+    """(content, logprobs as plain dicts, finish_reason) of a completion's first choice."""
+    choice = completion.choices[0] if completion.choices else None
+    if choice is None:
+        return None, None, None
+    content = choice.message.content if choice.message else None
+    logprobs = None
+    if choice.logprobs is not None and choice.logprobs.content is not None:
+        logprobs = [
+            {
+                "token": t.token,
+                "logprob": t.logprob,
+                "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])],
+            }
+            for t in choice.logprobs.content
+        ]
+    return content, logprobs, getattr(choice, "finish_reason", None)
 
 
 def _send_params(params: dict[str, Any]) -> dict[str, Any]:

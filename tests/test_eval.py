@@ -381,8 +381,7 @@ def run_scripted(tmp_path: Path, sandbox: str) -> tuple[dict, list[dict]]:
         model="scripted",
         hubs=["torchhub"],
         limit=4,
-        sandbox={"backend": sandbox, "timeout_s": 60},
-        model_cache=str(tmp_path / "model-cache"),
+        sandbox={"backend": sandbox, "timeout_s": 60},  # against the default stand-in world
         output_path=str(tmp_path / "out"),
         progress=False,
     )

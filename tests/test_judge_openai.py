@@ -25,6 +25,11 @@ from gorilla_rlaif.testing.openai_server import FLAKY_PROVIDER, OpenAITestServer
 from tests.helpers.candidates import candidate_rows, write_candidates
 
 RUBRIC = load_rubric()
+# Text in every judge request but in no capability probe: faults aimed at the judge's requests.
+JUDGED = "Answer to review"
+# Capability probes of a per-question run with concurrency > 1 against the loopback server:
+# logprobs, then parallelism (a long request and two one-token ones).
+PROBES = 4
 
 
 def expected_per_question(row):
@@ -66,10 +71,10 @@ def server():
 def test_per_question_end_to_end_with_faults(tmp_path, server):
     candidates = write_candidates(tmp_path / "candidates.jsonl", n_prompts=3, per_prompt=3)
     bad = candidates[4]
-    server.inject("429", 3, retry_after=0.05)
-    server.inject("500", 2)
-    server.inject("garbage", 2)
-    server.inject("hang", 1)
+    server.inject("429", 3, retry_after=0.05, match=JUDGED)
+    server.inject("500", 2, match=JUDGED)
+    server.inject("garbage", 2, match=JUDGED)
+    server.inject("hang", 1, match=JUDGED)
     server.inject("malformed", 10, match=json.dumps(bad["completion"], ensure_ascii=False)[1:-1])  # row 4
     summary = label(make_config(tmp_path, server, timeout=0.5, max_malformed_retries=1), progress=False)
 
@@ -102,11 +107,18 @@ def test_per_question_end_to_end_with_faults(tmp_path, server):
 
 def test_rubric_mode_one_request_per_row_with_probabilities(tmp_path, server):
     candidates = write_candidates(tmp_path / "candidates.jsonl", n_prompts=3, per_prompt=2)
-    server.inject("malformed", 1)  # first answer is not JSON: re-asked, then fine
-    label(make_config(tmp_path, server, mode="rubric"), progress=False)
+    server.inject("malformed", 1, match=JUDGED)  # first answer is not JSON: re-asked, then fine
+    summary = label(make_config(tmp_path, server, mode="rubric"), progress=False)
     rows = rows_of(tmp_path / "feedback.jsonl")
     assert all(r["status"] == "ok" for r in rows) and len(rows) == len(candidates)
-    assert server.requests_total == len(candidates) + 1
+    # capability probes: logprobs; json_schema (accepted and enforced); parallelism (a long
+    # request and two short ones, "not measured" here: answers take no time). Then one request
+    # per row, and one re-ask.
+    assert summary["run"]["probes"] == 5 and summary["run"]["reasks"] == 1
+    assert server.requests_total == 5 + len(candidates) + 1
+    assert {r["judge"]["response_format"] for r in rows} == {"json_schema"}
+    assert sorted(r["usage"]["reasks"] for r in rows) == [0] * (len(rows) - 1) + [1]
+    assert summary["answer_sources"] == {"json": 8 * (len(rows) - 1), "reask": 8}
     for row in rows:
         answers, p_yes = expected_rubric(row)
         assert row["answers"] == answers
@@ -197,13 +209,14 @@ def test_killed_labeling_restarts_without_asking_any_answered_request_twice(tmp_
     candidates = write_candidates(tmp_path / "candidates.jsonl", n_prompts=4, per_prompt=3)
     total_requests = len(candidates) * len(RUBRIC.questions)
     with OpenAITestServer(latency=0.01) as server:
-        server.pause_after(40)  # answer 40 requests, then hold every request: the job is mid-run
+        # answer the capability probes and 40 requests, then hold every request: the job is mid-run
+        server.pause_after(PROBES + 40)
         proc = subprocess.Popen(
             _label_cmd(tmp_path, server, "--no-progress"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         db = tmp_path / "feedback.cache.sqlite"
         try:
-            assert _wait(lambda: server.answered_total == 40 and server.waiting >= 1), (
+            assert _wait(lambda: server.answered_total == PROBES + 40 and server.waiting >= 1), (
                 "labeling did not start"
             )
             assert _wait(lambda: _cached_ok(db) == 40), "answers were not committed"
@@ -222,9 +235,11 @@ def test_killed_labeling_restarts_without_asking_any_answered_request_twice(tmp_
             _label_cmd(tmp_path, server, "--no-progress"), capture_output=True, text=True, timeout=120
         )
         assert restart.returncode == 0, restart.stderr
-        assert server.answered_total == total_requests
+        # the probes were answered once: the restart took the capabilities cached with the run
+        assert "from the run's cache" in restart.stderr
+        assert server.answered_total == total_requests + PROBES
         assert max(server.answered.values()) == 1  # no request answered twice
-        assert len(server.answered) == total_requests
+        assert len(server.answered) == total_requests + PROBES
         rows = rows_of(tmp_path / "feedback.jsonl")
         assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in candidates)
         assert all(r["status"] == "ok" for r in rows)
@@ -237,7 +252,7 @@ def test_cli_progress_shows_rate_cost_failures_and_never_the_key(tmp_path):
     secret = "sk-live-TOPSECRET-abcdefghijklmnop"
     env = {**os.environ, "OPENAI_API_KEY": secret}
     with OpenAITestServer() as server:
-        server.inject("echo_auth", 30)  # the first 30 tries get a 500 whose body echoes the key back
+        server.inject("echo_auth", 30, match=JUDGED)  # 30 tries get a 500 whose body echoes the key
         proc = subprocess.run(
             [*_label_cmd(tmp_path, server, "--max-retries", "1"), "--cache", str(tmp_path / "answers.db")],
             capture_output=True,
@@ -273,7 +288,7 @@ def test_kill_at_an_arbitrary_moment_loses_nothing(tmp_path):
         )
         assert restart.returncode == 0, restart.stderr
         repeats = sum(n - 1 for n in server.answered.values())
-        assert len(server.answered) == total_requests and repeats <= 4
+        assert len(server.answered) == total_requests + PROBES and repeats <= 4
     rows = rows_of(tmp_path / "feedback.jsonl")
     assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in candidates)
     assert all(r["status"] == "ok" and r["answers"] == expected_per_question(r)[0] for r in rows)
@@ -292,11 +307,11 @@ def test_fault_mix_kill_and_restart_pays_for_no_answer_twice(tmp_path):
     with OpenAITestServer(fault_mix=FLAKY_PROVIDER) as server:
         cmd[cmd.index("--base-url") + 1] = server.base_url
         cmd[cmd.index("--concurrency") + 1] = "8"
-        server.pause_after(120)
+        server.pause_after(PROBES + 120)  # the capability probes, then 120 judge answers
         log = (tmp_path / "first-run.log").open("wb")  # -v logs every request: a pipe would fill up
         proc = subprocess.Popen(cmd, stdout=log, stderr=log)
         try:
-            assert _wait(lambda: server.answered_total == 120 and server.waiting >= 1, timeout=120)
+            assert _wait(lambda: server.answered_total == PROBES + 120 and server.waiting >= 1, timeout=120)
             assert _wait(lambda: _cached_ok(tmp_path / "answers.sqlite") == 120), "answers not committed"
         finally:
             proc.send_signal(signal.SIGKILL)
@@ -309,7 +324,7 @@ def test_fault_mix_kill_and_restart_pays_for_no_answer_twice(tmp_path):
         for kind in ("429", "500", "hang", "garbage"):
             assert server.statuses[kind] > 0, kind  # every fault kind was served
         distinct = len(rows) * len(RUBRIC.questions) - len(RUBRIC.questions)  # the twin asks nothing new
-        assert len(server.answered) == distinct
+        assert len(server.answered) == distinct + PROBES  # probes once: the restart reuses them
         assert max(server.answered.values()) == 1  # no paid answer requested again, in either run
     feedback = {r["id"]: r for r in rows_of(tmp_path / "feedback.jsonl")}
     assert sorted(feedback) == sorted(r["id"] for r in rows)

@@ -32,8 +32,6 @@ def sample_code(row: dict[str, Any]) -> str | None:
     return code if isinstance(code, str) and code.strip() else None
 
 
-
-
 def execute_samples(
     config: EvalConfig, rows: Sequence[dict[str, Any]], records: Sequence[Any], run_dir: Path
 ) -> dict[str, dict[str, Any]]:

@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 ROOT_V2 = Path("/sys/fs/cgroup")
 ROOT_V1 = Path("/sys/fs/cgroup/memory")
 PREFIX = "gorilla-rlaif-sandbox-"
-# What the sandbox's own processes (bubblewrap, the runner, a preloaded server's imports) need
-# on top of the snippet's limit: the same allowance the docker backend gives its containers.
-OVERHEAD_MB = 256
+# What the sandbox's own processes (bubblewrap, the runner) need on top of the snippet's limit:
+# the same allowance the docker backend gives its containers. (A preloaded server's imports are
+# added when it is ready: `ServerWorker.fit_memory`.)
+OVERHEAD_MB = 64
 
 
 def _v2_root() -> Path | None:

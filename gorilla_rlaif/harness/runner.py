@@ -354,8 +354,11 @@ def _wipe(paths: list[str]) -> None:
             continue
         for dirpath, dirnames, _ in os.walk(root):
             for name in dirnames:  # a snippet may have chmod 000'ed a directory
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path):  # never through a link: it may point into the world
+                    continue
                 with contextlib.suppress(OSError):
-                    os.chmod(os.path.join(dirpath, name), 0o700)
+                    os.chmod(path, 0o700)
         for name in os.listdir(root):
             path = os.path.join(root, name)
             if os.path.isdir(path) and not os.path.islink(path):

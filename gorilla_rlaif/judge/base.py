@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gorilla_rlaif.errors import ConfigError
+from gorilla_rlaif.errors import ConfigError, GorillaRlaifError
 from gorilla_rlaif.judge.rubric import Rubric
 from gorilla_rlaif.llm import LLMSettings
 
@@ -57,11 +57,23 @@ class _Strict(BaseModel):
 class OpenAIJudgeSettings(_Strict):
     """How the `openai:MODEL` judge asks (the model itself is named in `judge`, nowhere else)."""
 
-    response_format: Literal["json_schema", "json_object"] = Field(
-        "json_schema", description="rubric mode: structured outputs (json_schema) or plain JSON mode"
+    response_format: Literal["auto", "json_schema", "json_object_schema", "json_object", "none"] = Field(
+        "auto",
+        description="rubric mode: auto = the first the server accepts and enforces, in the order "
+        "json_schema, json_object_schema (llama.cpp's json_object + schema), json_object, none",
     )
     top_logprobs: int = Field(
-        5, ge=0, le=20, description="per-question mode: alternatives to read P(yes) from"
+        5, ge=0, le=20, description="alternatives per token to read P(yes) from (0: no logprobs)"
+    )
+    min_yes_no_mass: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="per-question mode: least P(yes-tokens) + P(no-tokens) among the alternatives "
+        "for an answer read from logprobs when the top token is neither yes nor no",
+    )
+    max_consecutive_failures: int = Field(
+        5, ge=0, description="stop the run when this many rows in a row fail the same way (0: never)"
     )
     llm: LLMSettings = Field(
         default_factory=LLMSettings,
@@ -168,6 +180,11 @@ class Judgment:
     cost_usd: float | None = None
     spent_usd: float = 0.0  # the part of cost_usd paid in this run (not served from the cache)
     extra: dict[str, Any] = field(default_factory=dict)
+    # How each answer was obtained: top_token | logprob_mass | json | reask (openai backend).
+    sources: dict[str, str] = field(default_factory=dict)
+    yes_no_mass: dict[str, float | None] = field(default_factory=dict)
+    reasks: int = 0
+    failure_kind: str | None = None  # why it failed, in a word (malformed, timeout, http_500, ...)
 
     @property
     def ok(self) -> bool:
@@ -186,6 +203,11 @@ class Judgment:
 OnResult = Callable[[int, Judgment], None]
 
 
+class JudgeStopped(GorillaRlaifError):
+    """The judge stopped the run on purpose (a refused request shape, the same failure on many
+    rows in a row): the message says why and what to change. Rows judged so far are saved."""
+
+
 class Judge(ABC):
     """Answer the rubric's questions for a batch of items.
 
@@ -199,6 +221,9 @@ class Judge(ABC):
         self.config = config
         self.rubric = rubric
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Called once before `settings()` and `judge()`: find out what the backend can do."""
+
     @abstractmethod
     def settings(self) -> dict[str, Any]:
         """Everything that determines the answers (no secrets): recorded in rows, meta and the card."""
@@ -209,6 +234,10 @@ class Judge(ABC):
     def totals(self) -> dict[str, Any]:
         """Usage and cost of this run (backends that spend money override this)."""
         return {}
+
+    def server_capabilities(self) -> dict[str, Any] | None:
+        """What was negotiated with a server in `prepare()` (recorded in the run's meta file)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -9,8 +9,15 @@ candidate, in input order, the newest judgment of each).
 
 A feedback row: the candidate's fields, then `status` ("ok" | "failed"), `error`, `score`
 (desirable answers, None when failed), `max_score`, `weighted_score` (sum of P(desirable), when
-the backend gives probabilities), `answers` and `p_yes` per question, `raw` answers, `judge`
-(backend, model, mode, rubric and its hash), `usage`, `cost_usd`, `judged_at`.
+the backend gives probabilities), `answers` and `p_yes` per question, `answer_sources` per question
+(how each answer was obtained: `top_token`, `logprob_mass`, `json` or `reask`; openai judge) and
+`yes_no_mass` (P(yes-tokens) + P(no-tokens) among the alternatives; per-question mode), `raw`
+answers, `judge` (backend, model, mode, rubric and its hash, the negotiated request shape),
+`usage` (requests, re-asks, cached requests, tokens), `cost_usd`, `judged_at`.
+
+A judge that stops on purpose (`JudgeStopped`: a refused request shape, or the same failure on
+many rows in a row) leaves the output compacted and the meta file with status `stopped` and the
+reason; re-running the command goes on from there.
 """
 
 from __future__ import annotations
@@ -26,7 +33,14 @@ from gorilla_rlaif.artifacts import CandidateRow, FeedbackRow, JudgeInfo, JudgeU
 from gorilla_rlaif.config import operational
 from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.io import JsonlAppender, read_jsonl, sha256_file, write_json, write_jsonl
-from gorilla_rlaif.judge.base import JudgeConfig, JudgeItem, Judgment, instruction_from_prompt, make_judge
+from gorilla_rlaif.judge.base import (
+    JudgeConfig,
+    JudgeItem,
+    JudgeStopped,
+    Judgment,
+    instruction_from_prompt,
+    make_judge,
+)
 from gorilla_rlaif.judge.rubric import Rubric, load_rubric
 from gorilla_rlaif.provenance import provenance, stable_hash, utc_now
 from gorilla_rlaif.sidecar import check_outputs, sidecar_path
@@ -100,16 +114,19 @@ def feedback_row(
         weighted_score=round(weighted, 6) if weighted is not None else None,
         answers=judgment.answers,
         p_yes=judgment.p_yes,
+        answer_sources=judgment.sources,
         raw=judgment.raw,
         judge=JudgeInfo.model_validate(judge_info),
         usage=JudgeUsage(
             requests=judgment.requests,
+            reasks=judgment.reasks,
             cached_requests=judgment.cached_requests,
             prompt_tokens=judgment.prompt_tokens,
             completion_tokens=judgment.completion_tokens,
         ),
         cost_usd=judgment.cost_usd,
         judged_at=utc_now(),
+        **({"yes_no_mass": judgment.yes_no_mass} if judgment.yes_no_mass else {}),
         **({"judge_notes": judgment.extra} if judgment.extra else {}),
     )
     return row.model_dump(mode="json", exclude_unset=True)
@@ -141,6 +158,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "ok": len(ok),
         "failed": len(failed),
         "score_histogram": dict(sorted(Counter(r["score"] for r in ok).items())),
+        "answer_sources": dict(
+            Counter(src for r in ok for src in (r.get("answer_sources") or {}).values()).most_common()
+        ),
         "mean_score": round(sum(r["score"] for r in ok) / len(ok), 4) if ok else None,
         "cost_usd": None if any(c is None for c in costs) else round(sum(costs), 6),
         "failure_reasons": dict(Counter((r.get("error") or "")[:120] for r in failed).most_common(10)),
@@ -158,11 +178,19 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
 
         cache = ResponseCache(config.cache_path)
     judge = make_judge(config.judge, rubric, **({"cache": cache} if cache is not None else {}))
-    settings = judge.settings()
+    try:
+        judge.prepare()  # e.g. what the server accepts, negotiated once (and cached with the run)
+        settings = judge.settings()
+    except BaseException:
+        judge.close()
+        if cache is not None:
+            cache.close()
+        raise
     settings_hash = stable_hash(settings, length=32)
     judge_info = {**settings, "settings_hash": settings_hash}
 
     appender = JsonlAppender(config.output, key="id")
+    stopped: JudgeStopped | None = None
     try:
         _check_compatible(config, settings_hash, appender.rows)
         latest = {row.get("id"): row for row in appender.rows}
@@ -202,7 +230,10 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
 
         if todo:
             default_hub = config.judge.rules.hub
-            judge.judge([to_item(c, default_hub) for c in todo], on_result)
+            try:
+                judge.judge([to_item(c, default_hub) for c in todo], on_result)
+            except JudgeStopped as exc:  # stopped on purpose: keep what is done, say why
+                stopped = exc
         if bar is not None:
             bar.close()
     finally:
@@ -214,7 +245,16 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
     rows = _compact(config.output, candidates)
     summary = summarize(rows)
     summary["run"] = judge.totals()
-    write_json(config.meta_path, _meta(config, judge_info, rubric, status="complete", summary=summary))
+    status = "complete" if stopped is None else "stopped"
+    meta = _meta(config, judge_info, rubric, status=status, summary=summary)
+    capabilities = judge.server_capabilities()
+    if capabilities:
+        meta["server_capabilities"] = capabilities
+    if stopped is not None:
+        meta["stopped"] = str(stopped)
+    write_json(config.meta_path, meta)
+    if stopped is not None:
+        raise stopped
     return summary
 
 

@@ -15,7 +15,27 @@ Faults are injected per request, in order, optionally only for requests whose me
 a substring: `429` (with `Retry-After`), `500`, `hang` (holds the request past the client's
 timeout), `garbage` (a 200 whose body is not JSON), `malformed` (a valid completion whose answer
 is unreadable), `echo_auth` (a 500 whose body echoes the Authorization header, to test that
-credentials never leak into our rows and logs). `latency` adds a fixed delay to every request.
+credentials never leak into our rows and logs). `latency` adds a fixed delay to every request, `latency_per_token` one per `max_tokens` (a free-text
+request, with no response format and no rubric, is answered with `max_tokens` tokens of counting,
+as a model that writes until the limit).
+
+Server profiles (`profile=`, a `ServerProfile` or one of the names in `PROFILES`) reproduce how
+real OpenAI-compatible servers differ, each behaviour on its own or together:
+
+- `openai` (default): `json_schema` enforced; `json_object` (with or without a `schema`) answers
+  the rubric keys the prompt lists; logprobs as above.
+- `rejects-json-schema`: llama-cpp-python's server (0.3.x): `response_format.type = json_schema`
+  is refused with HTTP 500 and the pydantic validation body it sends; `json_object` + `schema`
+  is enforced; plain `json_object` makes the model invent keys of its own.
+- `marker-top-token`: a small model that copies the `<<<domain>>>` markers it was shown: the top
+  token of a one-token answer is `<<`, with yes and no further down the `top_logprobs` (their
+  mass split by the policy; a side can fall out of the top k); a re-ask carrying a stricter
+  instruction ("exactly one word") gets a plain yes/no.
+- `one-at-a-time`: requests are answered strictly one after another (llama-cpp-python's server
+  holds a lock around its one model); the others wait in line.
+- `no-logprobs` / `refuses-logprobs`: `logprobs` is ignored (no logprobs in the answer) / refused
+  with HTTP 400 naming the parameter.
+- `llama-cpp-python`: all three together, as the issue's run met them.
 
 `FaultMix` is a provider having a bad day, decided per request body: each attempt at a body
 draws, from a seeded hash of (seed, body, attempt), a 429 with `Retry-After`, a 500, a hang that
@@ -26,7 +46,7 @@ per body, 30 ms latency). Being a function of the body, not of arrival order, th
 the same requests however many are in flight.
 
 Counting: `answered[key]` counts answers actually delivered per request content (`request_key`),
-`received[key]` every request. An answer is only counted once the client is known to be still
+`bodies[hash]` per whole request body (parameters too), `received[key]` every request. An answer is only counted once the client is known to be still
 connected (a request held by `pause_after` whose client died is counted in `abandoned`).
 
 A `ThreadingHTTPServer` needs a large `request_queue_size` and `disable_nagle_algorithm` (both
@@ -38,6 +58,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import select
 import socket
 import sys
@@ -47,7 +68,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 FAULT_KINDS = ("429", "500", "hang", "garbage", "malformed", "echo_auth")
 # Bodies of a garbage 200, by kind: what a misbehaving proxy or provider sends back.
@@ -57,6 +78,55 @@ GARBAGE_BODIES: dict[str, bytes] = {
     "empty": b"",
     "binary": bytes(range(256)),
 }
+
+# The error message llama-cpp-python 0.3.36's server sends for `response_format.type = json_schema`
+# (HTTP 500, "type": "internal_server_error"), as measured against the real server.
+LLAMA_CPP_PYTHON_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"llama_cpp/server/app.py\", "
+    "line 376, in create_chat_completion\n    POST /v1/chat/completions"
+)
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    """How a server behaves where OpenAI-compatible servers differ (see the module docstring)."""
+
+    name: str = "openai"
+    json_schema: Literal["enforced", "refused"] = "enforced"
+    json_object_schema: Literal["follows_prompt", "enforced"] = "follows_prompt"
+    json_object: Literal["follows_prompt", "own_keys"] = "follows_prompt"
+    top_token: Literal["answer", "marker"] = "answer"
+    reask_helps: bool = True  # marker model: a stricter re-ask gets a plain yes/no
+    one_at_a_time: bool = False
+    logprobs: Literal["given", "ignored", "refused"] = "given"
+
+
+PROFILES: dict[str, ServerProfile] = {
+    "openai": ServerProfile(),
+    "rejects-json-schema": ServerProfile(
+        "rejects-json-schema", json_schema="refused", json_object_schema="enforced", json_object="own_keys"
+    ),
+    "marker-top-token": ServerProfile("marker-top-token", top_token="marker"),
+    "one-at-a-time": ServerProfile("one-at-a-time", one_at_a_time=True),
+    "no-logprobs": ServerProfile("no-logprobs", logprobs="ignored"),
+    "refuses-logprobs": ServerProfile("refuses-logprobs", logprobs="refused"),
+    "llama-cpp-python": ServerProfile(
+        "llama-cpp-python",
+        json_schema="refused",
+        json_object_schema="enforced",
+        json_object="own_keys",
+        top_token="marker",
+        one_at_a_time=True,
+    ),
+}
+# The marker model's alternatives for a one-token answer: `<<` on top, yes + no sharing
+# MARKER_YES_NO_MASS by the policy's P(yes), then a few other tokens.
+MARKER_YES_NO_MASS = 0.3
+MARKER_OTHERS = (("<<", 0.5), ("<", 0.08), ("The", 0.05), ("```", 0.04))
+STRICT_HINT = "exactly one word"
+COUNTING = "1, "  # how a free-text answer (no format, no rubric, max_tokens > 1) starts
 
 Policy = Callable[[str], float]
 
@@ -90,6 +160,22 @@ class Fault:
     remaining: int
     match: str | None = None
     retry_after: float | None = None
+
+
+def body_key(body: dict[str, Any]) -> str:
+    """What identifies a whole request: every field (messages, temperature, seed, formats, ...)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()[:24]
+
+
+def marker_alternatives(p_yes: float) -> list[tuple[str, float]]:
+    """The `marker-top-token` model's next-token distribution (head), most likely first."""
+    alts = [*MARKER_OTHERS, ("yes", MARKER_YES_NO_MASS * p_yes), ("no", MARKER_YES_NO_MASS * (1 - p_yes))]
+    return sorted(alts, key=lambda a: -a[1])
+
+
+def _rubric_keys(text: str) -> list[str]:
+    """The question ids a rubric prompt lists (`- imports: Does the code ...`)."""
+    return re.findall(r"(?m)^- ([a-z][a-z0-9_]*): ", text)
 
 
 def _token(text: str, p_yes: float | None, top: int) -> dict[str, Any]:
@@ -216,6 +302,8 @@ class OpenAITestServer:
         *,
         latency: float = 0.0,
         policy: Policy = hash_policy,
+        profile: ServerProfile | str = "openai",
+        latency_per_token: float = 0.0,
         hang_seconds: float = 30.0,
         fault_mix: FaultMix | None = None,
         host: str = "127.0.0.1",
@@ -223,7 +311,10 @@ class OpenAITestServer:
     ):
         self.fault_mix = fault_mix
         self.latency = fault_mix.latency if fault_mix is not None and not latency else latency
+        self.latency_per_token = latency_per_token
         self.policy = policy
+        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
+        self._one_at_a_time = threading.Lock()
         self.hang_seconds = hang_seconds
         self._host, self._port = host, port
         self._lock = threading.Lock()
@@ -292,12 +383,16 @@ class OpenAITestServer:
     def reset_counts(self) -> None:
         with self._lock:
             self.answered: Counter[str] = Counter()
+            self.bodies: Counter[str] = Counter()
+            self.seen_bodies: list[str] = []  # every answered request body, as JSON, in order
             self.received: Counter[str] = Counter()
             self.mixed_faults: Counter[str] = Counter()  # faults of the FaultMix per body
             self.statuses: Counter[str] = Counter()
             self.abandoned = 0
             self.in_flight = 0
             self.max_in_flight = 0
+            self.processing = 0
+            self.max_processing = 0
             self._reserved = 0
             self._waiting = 0
 
@@ -344,11 +439,26 @@ class OpenAITestServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if not self._mixed_fault(handler, key, attempt):
-                self._respond(handler, body, key, text)
+            if self._mixed_fault(handler, key, attempt):
+                pass
+            elif self.profile.one_at_a_time:
+                with self._one_at_a_time:
+                    self._processing(handler, body, key, text)
+            else:
+                self._processing(handler, body, key, text)
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _processing(self, handler: _Handler, body: dict[str, Any], key: str, text: str) -> None:
+        with self._lock:
+            self.processing += 1
+            self.max_processing = max(self.max_processing, self.processing)
+        try:
+            self._respond(handler, body, key, text)
+        finally:
+            with self._lock:
+                self.processing -= 1
 
     def _mixed_fault(self, handler: _Handler, key: str, attempt: int) -> bool:
         """Serve the FaultMix's fault for this attempt, if it draws one; True when it did."""
@@ -380,8 +490,8 @@ class OpenAITestServer:
         return True
 
     def _respond(self, handler: _Handler, body: dict[str, Any], key: str, text: str) -> None:
-        if self.latency:
-            time.sleep(self.latency)
+        if self.latency or self.latency_per_token:
+            time.sleep(self.latency + self.latency_per_token * int(body.get("max_tokens") or 1))
         fault = self._take_fault(json.dumps(body.get("messages"), ensure_ascii=False))
         if fault is not None and fault.kind != "malformed":
             self._count_status(fault.kind)
@@ -406,6 +516,25 @@ class OpenAITestServer:
                 handler.close_connection = True
             return
 
+        response_format = body.get("response_format") or {}
+        if body.get("logprobs") and self.profile.logprobs == "refused":
+            self._count_status("refused")
+            handler._send_json(
+                400,
+                {
+                    "error": {
+                        "message": "logprobs is not supported by this server",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
+            return
+        if response_format.get("type") == "json_schema" and self.profile.json_schema == "refused":
+            self._count_status("refused")
+            handler._send_json(
+                500, {"error": {"message": LLAMA_CPP_PYTHON_REFUSAL, "type": "internal_server_error"}}
+            )
+            return
         if not self._wait_gate(handler):
             return
         try:
@@ -417,7 +546,8 @@ class OpenAITestServer:
             else:
                 content, logprobs = self._answer(body, text)
             prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
-            completion_tokens = max(1, len(content) // 4)
+            free_text = content.startswith(COUNTING)
+            completion_tokens = int(body.get("max_tokens") or 1) if free_text else max(1, len(content) // 4)
             response = {
                 "id": f"chatcmpl-{key}",
                 "object": "chat.completion",
@@ -429,7 +559,7 @@ class OpenAITestServer:
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
                         "logprobs": {"content": logprobs} if logprobs is not None else None,
-                        "finish_reason": "stop",
+                        "finish_reason": "length" if free_text else "stop",
                     }
                 ],
                 "usage": {
@@ -445,6 +575,8 @@ class OpenAITestServer:
             handler._send_json(200, response)
             with self._lock:
                 self.answered[key] += 1
+                self.bodies[body_key(body)] += 1
+                self.seen_bodies.append(json.dumps(body, sort_keys=True))
             self._count_status("malformed" if fault is not None else "200")
         finally:
             with self._lock:
@@ -477,12 +609,28 @@ class OpenAITestServer:
             self.statuses[status] += 1
 
     def _answer(self, body: dict[str, Any], text: str) -> tuple[str, list[dict[str, Any]] | None]:
-        want_logprobs = bool(body.get("logprobs"))
+        want_logprobs = bool(body.get("logprobs")) and self.profile.logprobs == "given"
         top = int(body.get("top_logprobs") or 0)
         response_format = body.get("response_format") or {}
-        if response_format.get("type") == "json_schema":
+        kind = response_format.get("type")
+        properties: list[str] | None = None
+        if kind == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {}
             properties = list((schema.get("properties") or {}).keys())
+        elif kind == "json_object":
+            schema = response_format.get("schema")
+            if schema and self.profile.json_object_schema == "enforced":
+                properties = list((schema.get("properties") or {}).keys())
+            elif self.profile.json_object == "own_keys":
+                content = json.dumps({"answer": "yes", "reason": "The code looks fine."})
+                return content, ([_token(content, None, top)] if want_logprobs else None)
+            else:
+                properties = _rubric_keys(text)
+        elif _rubric_keys(text):  # no response_format: a rubric prompt alone asks for JSON
+            properties = _rubric_keys(text)
+        elif int(body.get("max_tokens") or 1) > 1:  # free text: the model writes until max_tokens
+            return COUNTING + ", ".join(str(i) for i in range(2, int(body["max_tokens"]) + 1)), None
+        if properties is not None:
             tokens: list[dict[str, Any]] = []
             answers = {}
             pieces: list[tuple[str, float | None]] = [("{", None)]
@@ -497,6 +645,23 @@ class OpenAITestServer:
             return content, (tokens if want_logprobs else None)
         p = self.policy(text)
         answer = "yes" if p >= 0.5 else "no"
+        last_user = [m for m in body.get("messages") or [] if m.get("role") == "user"][-1:]
+        strict = (
+            self.profile.reask_helps
+            and bool(last_user)
+            and STRICT_HINT in str(last_user[0].get("content", ""))
+        )
+        if self.profile.top_token == "marker" and not strict:
+            alts = marker_alternatives(p)
+            entry: dict[str, Any] = {
+                "token": alts[0][0],
+                "bytes": list(alts[0][0].encode()),
+                "logprob": math.log(alts[0][1]),
+                "top_logprobs": [
+                    {"token": t, "logprob": math.log(q), "bytes": list(t.encode())} for t, q in alts[:top]
+                ],
+            }
+            return alts[0][0], ([entry] if want_logprobs else None)
         return answer, ([_token(answer, p, top)] if want_logprobs else None)
 
 
@@ -508,12 +673,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="openai", help="server behaviour")
     parser.add_argument(
         "--fault-mix", action="store_true", help="serve FLAKY_PROVIDER (429/500/hang/garbage per body)"
     )
     args = parser.parse_args(argv)
     mix = FLAKY_PROVIDER if args.fault_mix else None
-    server = OpenAITestServer(latency=args.latency, fault_mix=mix, port=args.port).start()
+    server = OpenAITestServer(
+        latency=args.latency, fault_mix=mix, port=args.port, profile=args.profile
+    ).start()
     print(f"PORT {server.port}", flush=True)
     try:
         sys.stdin.read()  # serve until stdin closes (the parent exits or closes the pipe)

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 SANDBOX_USER = "65534:65534"
 LABEL = "org.gorilla-rlaif.harness"
 OWNER_LABEL = "org.gorilla-rlaif.owner"  # host:pid of the harness process that started the container
-# The cgroup holds the runner (~20 MB) and the tmpfs files on top of the snippet's address space.
-CGROUP_OVERHEAD_MB = 256
+# The cgroup holds the reaper and the runner (~25 MB) on top of the snippet's own memory.
+CGROUP_OVERHEAD_MB = 64
 SCRATCH_DIRS = [WORKDIR, "/tmp", "/dev/shm"]
 
 

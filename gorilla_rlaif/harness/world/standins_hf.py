@@ -1451,7 +1451,6 @@ def build_timm(model_id: str, out: str) -> None:
     _mark(out, {"kind": "timm", "name": name}, params=params)
 
 
-
 # ----------------------------------------------------------------------------- cache layout + main
 
 
