@@ -485,8 +485,10 @@ def build_bert_preprocess(tf, b: Builder, params: dict) -> dict:
 
     def tokenize(text):
         words = tf.strings.split(tf.strings.lower(text))
-        ids = tf.strings.to_hash_bucket_fast(words, BERT_VOCAB - 1000) + 1000
-        return tf.expand_dims(tf.cast(ids, tf.int32), -1)  # [B, words, pieces=1] like BERT's tokenizer
+        ids = tf.cast(tf.strings.to_hash_bucket_fast(words, BERT_VOCAB - 1000) + 1000, tf.int32)
+        one_piece = tf.range(tf.size(ids.flat_values, out_type=tf.int64) + 1)
+        # [batch, words, word pieces] (ragged_rank 2) like BERT's tokenizer; one piece per word
+        return tf.RaggedTensor.from_nested_row_splits(ids.flat_values, (ids.row_splits, one_piece))
 
     def pack(segments, seq_length=BERT_SEQ):
         rows = [s.merge_dims(-2, -1) for s in segments]
@@ -550,12 +552,14 @@ def build_bert_encoder(tf, b: Builder, params: dict) -> dict:
     for training in (False, True):
         call.get_concrete_function(spec, training=training)
     b.root.__call__ = call
-    serving = tf.function(
-        lambda input_word_ids, input_mask, input_type_ids: encode(
+
+    def serve(input_word_ids, input_mask, input_type_ids):  # signatures return tensors only
+        out = encode(
             {"input_word_ids": input_word_ids, "input_mask": input_mask, "input_type_ids": input_type_ids}
-        ),
-        input_signature=[ids, ids, ids],
-    )
+        )
+        return {k: v for k, v in out.items() if k != "encoder_outputs"}
+
+    serving = tf.function(serve, input_signature=[ids, ids, ids])
     return {"serving_default": serving}
 
 
