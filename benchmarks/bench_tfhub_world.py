@@ -22,7 +22,6 @@ from pathlib import Path
 
 def ensure_world(directory: Path) -> dict:
     from gorilla_rlaif.harness.world import tfhub
-    from gorilla_rlaif.harness.world.env import du_bytes
 
     report_file = directory / "report.json"
     if report_file.exists():
@@ -30,7 +29,6 @@ def ensure_world(directory: Path) -> dict:
     started = time.monotonic()
     report = tfhub.build(directory)
     report["wall_s"] = round(time.monotonic() - started, 1)
-    report["size_bytes"] = du_bytes(directory / "tfhub")
     report_file.write_text(json.dumps(report, indent=1))
     return report
 
@@ -67,25 +65,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()
 
-    from gorilla_rlaif.harness import SandboxConfig, run_snippets
-    from gorilla_rlaif.harness.world.env import ensure_env, site_packages
+    from gorilla_rlaif.harness import run_snippets
+    from gorilla_rlaif.harness.world import tfhub
 
     world = args.world or args.out / "world"
     report = ensure_world(world)
     print(
         f"world: {report['built']} handles, {len(report['templates'])} SavedModels, "
-        f"build {report.get('wall_s', report['build_s'])} s, {report.get('size_bytes', 0) / 1e6:.1f} MB"
+        f"build {report.get('wall_s', report['build_s'])} s, {report['disk_bytes'] / 1e6:.1f} MB on disk"
     )
-    env = ensure_env()
-    config = SandboxConfig(
-        backend=args.backend,
-        site_packages=[site_packages(env)],
-        model_cache=world,
-        env={"TFHUB_CACHE_DIR": "/cache/tfhub", "TF_CPP_MIN_LOG_LEVEL": "2"},
-        preload_modules=["tensorflow", "tensorflow_hub"],
-        workers=args.workers,
-        timeout_s=args.timeout,
-    )
+    config = tfhub.sandbox_config(world, backend=args.backend, workers=args.workers, timeout_s=args.timeout)
     items, missing = snippets(args.made_up)
     if args.limit:
         items = items[: args.limit]

@@ -677,6 +677,21 @@ def link_tree(src: str, dst: str) -> None:
                 shutil.copy2(s, d)
 
 
+def disk_usage(root: str) -> tuple[int, int]:
+    """(bytes on disk, bytes as the handles see them): every hard link counted once, and once per
+    handle directory that holds it."""
+    seen: set[tuple[int, int]] = set()
+    unique = linked = 0
+    for directory, _, files in os.walk(root):
+        for name in files:
+            st = os.lstat(os.path.join(directory, name))
+            linked += st.st_size
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                unique += st.st_size
+    return unique, linked
+
+
 def install(tfhub_root: str, handle: str, template: str) -> str:
     directory = module_dir(tfhub_root, handle)
     if os.path.isdir(directory):
@@ -766,11 +781,12 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(templates_root, ignore_errors=True)  # the installed hard links keep the bytes
     report["templates"] = {k: {kk: vv for kk, vv in v.items() if kk != "dir"} for k, v in templates.items()}
     report["build_s"] = round(time.monotonic() - start, 1)
+    report["disk_bytes"], report["linked_bytes"] = disk_usage(tfhub_root)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     print(
         f"tfhub stand-ins: {report['built']} handles built, {report['failed']} failed, "
-        f"{len(templates)} SavedModels, {report['build_s']} s",
+        f"{len(templates)} SavedModels, {report['build_s']} s, {report['disk_bytes'] / 1e6:.1f} MB on disk",
         file=sys.stderr,
     )
     for handle, entry in report["items"].items():

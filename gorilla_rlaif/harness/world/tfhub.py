@@ -490,6 +490,22 @@ def build(out: Path, items: list[dict] | None = None, *, only: Iterable[str] = (
     return json.loads((out / "report.json").read_text())
 
 
+def sandbox_config(world: Path, **overrides: Any):
+    """A `SandboxConfig` whose sandbox sees the execution environment and this TF Hub world only
+    (mounted as the model cache, TFHUB_CACHE_DIR=/cache/tfhub, TensorFlow preloaded): what the
+    tests and `benchmarks/bench_tfhub_world.py` run against without building the other hubs."""
+    from gorilla_rlaif.harness.config import SandboxConfig
+    from gorilla_rlaif.harness.world.env import ensure_env, site_packages
+
+    settings: dict[str, Any] = {
+        "site_packages": [site_packages(ensure_env())],
+        "model_cache": Path(world),
+        "env": {"TFHUB_CACHE_DIR": "/cache/tfhub", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        "preload_modules": ["tensorflow", "tensorflow_hub"],
+    }
+    return SandboxConfig(**{**settings, **overrides})
+
+
 __all__ = [
     "BUILDER",
     "KINDS",
@@ -498,6 +514,7 @@ __all__ = [
     "collect",
     "made_up",
     "plan",
+    "sandbox_config",
     "sources_from_data",
     "usages_in_code",
 ]
