@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: venv demo test lint bench clean sandbox
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (torch CPU wheel is cp311)"'
 	$(PYTHON) -m venv $(VENV)
 	# torch first: the CPU wheel (a plain `torch` requirement would pull the multi-GB CUDA build)

@@ -28,7 +28,12 @@ def throughput(model: str, n: int, max_new_tokens: int, batch_sizes: list[int], 
     from gorilla_rlaif.eval.backends import make_backend
     from gorilla_rlaif.eval.prompts import load_eval_prompts
 
-    config = EvalConfig(model=model, hubs=["torchhub"], limit=n, max_new_tokens=max_new_tokens, device="cpu")
+    config = EvalConfig(
+        model=model,
+        hubs=["torchhub"],
+        limit=n,
+        generation={"max_new_tokens": max_new_tokens, "device": "cpu"},
+    )
     prompts = load_eval_prompts(config)["torchhub"].prompts
     backend = make_backend(config)
     backend.complete(prompts[:2], seed=0)  # warm-up
@@ -53,10 +58,8 @@ def split(model: str, n: int, max_new_tokens: int, sandbox: str, batch_size: int
             model=model,
             hubs=["torchhub"],
             limit=n,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
+            generation={"max_new_tokens": max_new_tokens, "batch_size": batch_size, "device": "cpu"},
             sandbox=sandbox,
-            device="cpu",
             output_path=out,
             progress=False,
         )

@@ -6,7 +6,7 @@
 Light: tiny stdlib snippets, which measure the sandbox's own cost; the floor runs each as a
 plain `python -c CODE` subprocess (no isolation, no limits) with the same parallelism.
 
-`--models` (issue 9): APIBench-style snippets that import torch/transformers and load a tiny model
+`--models`: APIBench-style snippets that import torch/transformers and load a tiny model
 by id from an offline model cache built here (what `--model-cache-for-snippets` builds). Modes:
 one-shot (a fresh interpreter per snippet: `python -c` floor, local/bubblewrap, docker warm) and
 preloaded (fork-server workers: local/bubblewrap, docker warm), against the unsandboxed preloaded

@@ -67,7 +67,7 @@ def label_run(base_url: str, directory: Path, n: int, concurrency: int, tag: str
         judge=JudgeConfig(
             judge="openai:gpt-4o-mini",
             mode="rubric",
-            llm=LLMSettings(base_url=base_url, concurrency=concurrency, timeout=30),
+            openai={"llm": LLMSettings(base_url=base_url, concurrency=concurrency, timeout=30)},
         ),
     )
     start, cpu = time.perf_counter(), time.process_time()

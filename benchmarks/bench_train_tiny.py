@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--output-dir", help="keep the runs here (default: a temp dir)")
     args = parser.parse_args()
 
-    import trainers
+    from gorilla_rlaif import trainers
     from gorilla_rlaif.train import PROVENANCE_FILE
 
     root = Path(args.output_dir or tempfile.mkdtemp(prefix="bench-train-"))

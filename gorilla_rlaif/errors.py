@@ -28,3 +28,17 @@ class DataError(GorillaRlaifError):
 
 class ConfigError(GorillaRlaifError):
     """A configuration file or command-line override is invalid."""
+
+
+class OutputError(GorillaRlaifError):
+    """An output cannot be written: a directory where a file should go (or the reverse), a
+    read-only file system, a full disk. Names the path and the operating system's reason."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}")
+
+    @classmethod
+    def from_os_error(cls, path: str | Path, exc: OSError) -> OutputError:
+        return cls(exc.filename or path, exc.strerror or str(exc))

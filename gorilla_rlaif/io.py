@@ -9,21 +9,24 @@ middle of writing a line. That is what this module does, in ~150 lines.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
-from gorilla_rlaif.errors import DataError
+from gorilla_rlaif.errors import DataError, OutputError
 
 __all__ = [
     "JsonlAppender",
+    "check_output",
     "read_jsonl",
     "sha256_file",
     "write_json",
     "write_jsonl",
+    "write_text",
 ]
 
 
@@ -40,15 +43,21 @@ def _open_bytes(path: Path) -> bytes:
     return data
 
 
-def read_jsonl(path: str | Path, *, allow_empty: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(
+    path: str | Path, *, allow_empty: bool = False, torn_tail: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield `(line_number, object)` for each non-blank line of a JSON Lines file (`.gz` too).
 
     Raises `DataError` naming the file and 1-based line for: an empty file, bytes that are not
     UTF-8, a line that is not valid JSON (e.g. truncated) and a line that is not a JSON object.
     Blank lines are skipped; line numbers stay physical so they match what an editor shows.
+    `torn_tail=True` skips a last line without its newline (a crash mid-write; `JsonlAppender`
+    cuts it when it reopens the file).
     """
     path = Path(path)
     data = _open_bytes(path)
+    if torn_tail and data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
     if not data.strip():
         if allow_empty:
             return
@@ -76,27 +85,77 @@ def read_jsonl(path: str | Path, *, allow_empty: bool = False) -> Iterator[tuple
         yield number, obj
 
 
+def atomic_write(path: str | Path, write: Callable[[IO[str]], Any]) -> Any:
+    """`write(file)` into `PATH.tmp`, then rename it over `path`: a reader never sees half a file.
+
+    On any failure (a full disk, a read-only file system, an interrupt) the temp file is removed,
+    so a failed write leaves the previous file as it was and no `.tmp` behind to fill the disk;
+    an `OSError` becomes an `OutputError` naming the file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with tmp.open("w", encoding="utf-8") as f:
+                result = write(f)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:  # named by the file being written, not its temp file
+        raise OutputError(path, exc.strerror or str(exc)) from None
+    return result
+
+
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     """Write rows to `path` atomically (temp file + rename). Returns the number of rows."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as f:
+
+    def write(f: IO[str]) -> int:
+        n = 0
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
-    os.replace(tmp, path)
-    return n
+        return n
+
+    return atomic_write(path, write)
 
 
 def write_json(path: str | Path, obj: Any) -> None:
     """Write pretty JSON atomically, so a reader never sees half a results file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    atomic_write(path, lambda f: f.write(text))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file atomically (configs, markdown reports, cards)."""
+    atomic_write(path, lambda f: f.write(text))
+
+
+def check_output(path: str | Path, kind: Literal["file", "dir"] = "file") -> Path:
+    """Refuse, before any work starts, an output that cannot be written: a directory given for a
+    file (or a file for a directory), a parent that is a file, a read-only file system or a full
+    disk. Creates nothing. Returns the path."""
+    path = Path(path).expanduser()
+    if kind == "file" and path.is_dir():
+        raise OutputError(path, "is a directory (expected a file)")
+    if kind == "dir" and path.exists() and not path.is_dir():
+        raise OutputError(path, "is a file (expected a directory)")
+    if path.exists():
+        existing = path if path.is_dir() else path.parent
+    else:
+        existing = path.parent
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise OutputError(path, f"{existing} is a file, not a directory")
+    stats = os.statvfs(existing)
+    if stats.f_flag & os.ST_RDONLY:
+        raise OutputError(path, f"read-only file system ({existing})")
+    if not os.access(existing, os.W_OK) or (path.is_file() and not os.access(path, os.W_OK)):
+        raise OutputError(path, "permission denied")
+    if stats.f_bavail == 0:
+        raise OutputError(path, f"no space left on the device ({existing})")
+    return path
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -129,13 +188,16 @@ class JsonlAppender:
         self.path = Path(path)
         self.key = key
         self.fsync = fsync
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict[str, Any]] = []
-        if self.path.exists():
-            self._truncate_torn_tail()
-            self.rows = [row for _, row in read_jsonl(self.path, allow_empty=True)]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                self._truncate_torn_tail()
+                self.rows = [row for _, row in read_jsonl(self.path, allow_empty=True)]
+            self._f = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError.from_os_error(self.path, exc) from None
         self.keys: set[Any] = {row.get(key) for row in self.rows}
-        self._f = self.path.open("a", encoding="utf-8")
 
     def _truncate_torn_tail(self) -> None:
         data = self.path.read_bytes()
@@ -148,15 +210,20 @@ class JsonlAppender:
         return key in self.keys
 
     def append(self, row: dict[str, Any]) -> None:
-        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._f.flush()
-        if self.fsync:
-            os.fsync(self._f.fileno())
+        try:
+            self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._f.flush()
+            if self.fsync:
+                os.fsync(self._f.fileno())
+        except OSError as exc:  # a full disk: the torn line is cut on restart
+            raise OutputError.from_os_error(self.path, exc) from None
         self.rows.append(row)
         self.keys.add(row.get(self.key))
 
     def close(self) -> None:
-        self._f.close()
+        # flushing into a full disk: every row reported written was flushed already
+        with contextlib.suppress(OSError):
+            self._f.close()
 
     def __enter__(self) -> JsonlAppender:
         return self

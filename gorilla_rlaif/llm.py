@@ -29,6 +29,7 @@ port (a restarted vLLM, a proxy) gives the same answers, and the key must surviv
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -81,7 +82,9 @@ class LLMSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Parameters that control the connection
-    model: str = "gpt-3.5-turbo"
+    # Set by the owner of these settings (the judge's `judge: openai:MODEL`, eval's `model`) and
+    # left out of dumps: a saved config then names the model in that one place only.
+    model: str = Field("gpt-3.5-turbo", exclude=True, description="the model the requests name")
     base_url: str | None = Field(None, description="any OpenAI-compatible server (vLLM, Ollama, Azure)")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the key")
     timeout: float = Field(60.0, gt=0, description="seconds per request before it counts as failed")
@@ -363,6 +366,7 @@ class LLMClient:
             )
         self._client = None
         self._sem: asyncio.Semaphore | None = None
+        self._in_flight: dict[str, asyncio.Future[ChatResult]] = {}
         self._rpm = self._tpm = None
 
     async def __aenter__(self) -> LLMClient:
@@ -429,16 +433,55 @@ class LLMClient:
         return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
 
     async def chat(self, request: ChatRequest, validate: Validator | None = None) -> ChatResult:
-        """One request through cache, pace, retries and validation. Never raises for one bad answer."""
+        """One request through cache, pace, retries and validation. Never raises for one bad answer.
+
+        Identical requests in flight at the same time are sent once: two candidates with the same
+        prompt and completion (different ids) ask the same questions, and without this both would
+        miss the cache while the first answer is still on its way, and both would be paid for.
+        """
         key = self.cache_key(request)
-        cached = self._from_cache(key, validate)
-        if cached is not None:
-            return cached
+        while True:
+            cached = self._from_cache(key, validate)
+            if cached is not None:
+                return cached
+            first = self._in_flight.get(key)
+            if first is None:
+                break
+            try:
+                result = await asyncio.shield(first)
+            except asyncio.CancelledError:
+                if first.cancelled():  # the task asking it was cancelled, not this one: ask again
+                    continue
+                raise
+            if self.cache is None:
+                return self._shared(result)
+            # with a cache, the loop serves the stored answer (or re-asks a failure with retry_failed)
         assert self._sem is not None, "use `async with LLMClient(...)`"
-        async with self._sem:
-            result = await self._ask(key, request, validate)
-        self._store(result)
+        future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            async with self._sem:
+                result = await self._ask(key, request, validate)
+            self._store(result)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters re-raise it, asyncio need not warn
+            raise
+        else:
+            future.set_result(result)
+        finally:
+            del self._in_flight[key]
         return result
+
+    def _shared(self, result: ChatResult) -> ChatResult:
+        """Another caller's answer to the same request (no cache to serve it from): not paid again."""
+        self.totals.cached += 1
+        if result.cost_usd is not None and self.totals.cached_cost_usd is not None:
+            self.totals.cached_cost_usd += result.cost_usd
+        return dataclasses.replace(result, cached=True, malformed=list(result.malformed))
 
     # -- internals ---------------------------------------------------------------------------
     def _from_cache(self, key: str, validate: Validator | None) -> ChatResult | None:

@@ -23,12 +23,13 @@ from pydantic import BaseModel, Field
 from gorilla_rlaif.data.schema import HUBS, Hub
 from gorilla_rlaif.io import write_json
 from gorilla_rlaif.provenance import provenance, stable_hash
+from gorilla_rlaif.sidecar import DIRECTORY_SIDECAR
 
 log = logging.getLogger(__name__)
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
-PROVENANCE_FILE = "gorilla_rlaif_tiny.json"
+PROVENANCE_FILE = DIRECTORY_SIDECAR  # the model directory's record (gorilla_rlaif.sidecar)
 
 
 class TinyModelConfig(BaseModel):

@@ -67,8 +67,12 @@ def ours(card: ModelCard) -> list:
 def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, results):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
+    (model_dir / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}')
     (model_dir / "README.md").write_text(EXISTING)
-    assert bench_main(["card", str(model_dir), "--results", str(results["torchhub"])]) == 0
+    assert (
+        bench_main(["card", str(model_dir), "--results", str(results["torchhub"]), "--allow-other-model"])
+        == 0
+    )
 
     card = ModelCard.load(model_dir / "README.md")
     assert "Words I wrote myself, which must survive every update." in card.text
@@ -95,7 +99,14 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
     first = len(entries)
     assert (
         bench_main(
-            ["card", str(model_dir), "--results", str(results["torchhub"]), str(results["huggingface"])]
+            [
+                "card",
+                str(model_dir),
+                "--results",
+                str(results["torchhub"]),
+                str(results["huggingface"]),
+                "--allow-other-model",
+            ]
         )
         == 0
     )
@@ -111,7 +122,7 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
     changed["hubs"]["torchhub"]["metrics"]["ast_accuracy"]["value"] = 0.25
     path = tmp_path / "changed.json"
     path.write_text(json.dumps(changed))
-    assert bench_main(["card", str(model_dir), "--results", str(path)]) == 0
+    assert bench_main(["card", str(model_dir), "--results", str(path), "--allow-other-model"]) == 0
     card = ModelCard.load(model_dir / "README.md")
     ast = [r for r in ours(card) if r.dataset_config == "torchhub" and r.metric_type == "ast_accuracy"]
     assert [r.metric_value for r in ast] == [25.0]
@@ -119,7 +130,7 @@ def test_card_round_trips_with_model_index_and_keeps_existing_text(tmp_path, res
 
 
 def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, results):
-    import trainers
+    from gorilla_rlaif import trainers
 
     out = tmp_path / "sft"
     config = trainers.load_config(
@@ -140,7 +151,7 @@ def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, resu
     trainers.train("sft", config)
     card = ModelCard.load(out / "README.md")
     assert "## Training" in card.text and "**Trainer:** `sft`" in card.text
-    assert str(tiny_model_path) in card.text  # the base model, from gorilla_rlaif_train.json
+    assert str(tiny_model_path) in card.text  # the base model, from the model's record
     assert "max_steps=2" in card.text
     assert (
         "**Data:** APIBench (gorilla-llm/APIBench) torchhub, stage `sft`" in card.text
@@ -149,7 +160,7 @@ def test_trained_model_gets_a_card_automatically(tmp_path, tiny_model_path, resu
     assert "test_generation.well_formed_rate" in card.text  # the trainer's held-out report
     assert card.data.pipeline_tag == "text-generation"
     # results added later keep the training section
-    assert bench_main(["card", str(out), "--results", str(results["torchhub"])]) == 0
+    assert bench_main(["card", str(out), "--results", str(results["torchhub"]), "--allow-other-model"]) == 0
     card = ModelCard.load(out / "README.md")
     assert "**Trainer:** `sft`" in card.text and len(ours(card)) > 0
     assert card.text.count("## Training") == 1
@@ -180,9 +191,26 @@ def test_push_the_card_to_a_stand_in_hub(tmp_path, results):
             "HF_HOME": str(tmp_path / "hf-home"),
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
         }
+        # a Hub id the Hub does not know, without --push: a typo, not a new card written locally
+        proc = _cli(
+            ["card", "me/tiny-gorila", "--results", str(results["torchhub"]), "--allow-other-model"],
+            env,
+            tmp_path,
+        )
+        assert proc.returncode == 2 and "the Hub has no model 'me/tiny-gorila'" in proc.stderr, proc.stderr
+        assert not list(tmp_path.glob("*.README.md"))
         # a Hub id without a card yet: a new card, pushed
         proc = _cli(
-            ["card", "me/tiny-gorilla", "--results", str(results["torchhub"]), "--push"], env, tmp_path
+            [
+                "card",
+                "me/tiny-gorilla",
+                "--results",
+                str(results["torchhub"]),
+                "--push",
+                "--allow-other-model",
+            ],
+            env,
+            tmp_path,
         )
         assert proc.returncode == 0, proc.stderr
         assert "new card" in proc.stdout and "pushed the card to me/tiny-gorilla" in proc.stdout
@@ -191,7 +219,16 @@ def test_push_the_card_to_a_stand_in_hub(tmp_path, results):
         assert {r.dataset_config for r in ours(pushed)} == {"torchhub"}
         # the card on the Hub is read back, updated with another hub, pushed again
         proc = _cli(
-            ["card", "me/tiny-gorilla", "--results", str(results["huggingface"]), "--push"], env, tmp_path
+            [
+                "card",
+                "me/tiny-gorilla",
+                "--results",
+                str(results["huggingface"]),
+                "--push",
+                "--allow-other-model",
+            ],
+            env,
+            tmp_path,
         )
         assert proc.returncode == 0, proc.stderr
         assert "updated the card from the Hub" in proc.stdout

@@ -208,7 +208,7 @@ def test_missing_api_data_field(tmp_path):
     bad = json.loads(GOOD)
     del bad["api_data"]["api_name"]
     path = _write(tmp_path, "x_eval.json", json.dumps(bad).encode())
-    with pytest.raises(DataError, match=r"x_eval\.json:1: api_data: missing field 'api_name'"):
+    with pytest.raises(DataError, match=r"x_eval\.json:1: api_data\.api_name: Field required"):
         records_from_file(path, "huggingface", "eval")
 
 
@@ -305,7 +305,7 @@ def test_splits_save_and_load_round_trip(tmp_path):
     assert {k: [r.id for r in v] for k, v in again.splits.items()} == {
         k: [r.id for r in v] for k, v in s.splits.items()
     }
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "gorilla_rlaif.meta.json").read_text())
     assert manifest["config"]["seed"] == 1 and len(manifest["inputs"]["eval"]["sha256"]) == 64
     assert manifest["versions"]["pydantic"]
 

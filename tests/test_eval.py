@@ -110,7 +110,7 @@ def test_eval_writes_results_and_samples(local_run, tiny_model_path):
     results, samples = load(local_run)
     assert results["model"] == str(tiny_model_path)
     assert results["status"] == "complete"
-    assert results["config"]["sandbox"] == "local" and results["config"]["hubs"] == [
+    assert results["config"]["sandbox"]["backend"] == "local" and results["config"]["hubs"] == [
         "torchhub",
         "huggingface",
     ]
@@ -190,8 +190,7 @@ def test_an_interrupted_eval_resumes(tmp_path, tiny_model_path):
         model=str(tiny_model_path),
         hubs=["torchhub"],
         limit=5,
-        max_new_tokens=16,
-        batch_size=2,
+        generation={"max_new_tokens": 16, "batch_size": 2},
         sandbox="none",
         output_path=str(tmp_path / "a"),
         progress=False,
@@ -215,7 +214,9 @@ def test_an_interrupted_eval_resumes(tmp_path, tiny_model_path):
     assert metric_values(resumed) == metric_values(clean)
     assert [s["response"] for s in samples] == [s["response"] for s in clean_samples]
     # a different configuration never writes into this run
-    other = config.model_copy(update={"max_new_tokens": 8, "run_name": run_dir.name})
+    other = EvalConfig.model_validate(
+        {**config.model_dump(), "generation": {"max_new_tokens": 8}, "run_name": run_dir.name}
+    )
     with pytest.raises(ConfigError, match="another configuration"):
         run_eval(other, backend=backend)
 
@@ -268,7 +269,9 @@ def test_openai_backend_against_a_loopback_server(tmp_path):
         )
 
     with AnsweringOpenAIServer(answer) as server:
-        config = config.model_copy(update={"base_url": server.base_url})
+        config = config.model_copy(
+            update={"llm": config.llm.model_copy(update={"base_url": server.base_url})}
+        )
         results, samples = load(run_eval(config))
         assert server.requests_total == 6
         assert server.answered_total == 6
@@ -327,7 +330,7 @@ def test_config_errors_are_clear(tmp_path):
     config = EvalConfig(model="m", backend="vllm", output_path=str(tmp_path))
     with pytest.raises(ConfigError, match=r"pip install 'gorilla-rlaif\[vllm\]'"):
         make_backend(config)
-    with pytest.raises(GorillaRlaifError, match="cannot load model"):
+    with pytest.raises(GorillaRlaifError, match="missing: no such directory"):
         make_backend(EvalConfig(model=str(tmp_path / "missing"), output_path=str(tmp_path)))
 
 
@@ -378,8 +381,7 @@ def run_scripted(tmp_path: Path, sandbox: str) -> tuple[dict, list[dict]]:
         model="scripted",
         hubs=["torchhub"],
         limit=4,
-        sandbox=sandbox,
-        exec_timeout_s=60,
+        sandbox={"backend": sandbox, "timeout_s": 60},
         model_cache=str(tmp_path / "model-cache"),
         output_path=str(tmp_path / "out"),
         progress=False,
@@ -426,7 +428,7 @@ def test_eval_with_the_tiny_model_in_docker(tmp_path, tiny_model_path):
     assert code == 0
     (results_path,) = out.glob("*/*/results.json")
     results, samples = load(results_path.parent)
-    assert results["config"]["sandbox"] == "docker" and results["status"] == "complete"
+    assert results["config"]["sandbox"]["backend"] == "docker" and results["status"] == "complete"
     assert len(samples) == 2 and all(s["exec"]["status"] in STATUSES for s in samples)
     check_numbers_follow_samples(results, samples)
 
@@ -441,13 +443,15 @@ def test_failed_requests_are_retried_by_the_next_run(tmp_path):
         hubs=["torchhub"],
         limit=3,
         sandbox="none",
-        max_retries=0,
+        llm={"max_retries": 0},
         output_path=str(tmp_path),
         progress=False,
     )
     second = load_eval_prompts(config)["torchhub"].prompts[1]
     with AnsweringOpenAIServer(lambda question: "<<<api_call>>>: nothing") as server:
-        config = config.model_copy(update={"base_url": server.base_url})
+        config = config.model_copy(
+            update={"llm": config.llm.model_copy(update={"base_url": server.base_url})}
+        )
         server.inject("500", count=1, match=second.instruction[:40])
         with pytest.raises(GorillaRlaifError, match=r"1 request\(s\) got no answer .*re-run"):
             run_eval(config)
@@ -467,8 +471,7 @@ def test_several_runs_report_mean_and_spread(tmp_path, tiny_model_path):
         model=str(tiny_model_path),
         hubs=["torchhub"],
         limit=2,
-        max_new_tokens=12,
-        temperature=1.0,
+        generation={"max_new_tokens": 12, "temperature": 1.0},
         num_runs=2,
         sandbox="none",
         output_path=str(tmp_path),

@@ -82,7 +82,7 @@ def test_generate_label_publish_and_load(tmp_path, tiny_model_path, capsys):
     assert set(binary["train"]["prompt_id"]).isdisjoint(binary["test"]["prompt_id"])
     card = (ds / "README.md").read_text()
     assert model in card and f"hf:{model}" in card  # generator and judge named in the card
-    prov = json.loads((ds / "provenance.json").read_text())
+    prov = json.loads((ds / "gorilla_rlaif.meta.json").read_text())
     generation = prov["feedback_meta"][0]["generation"]
     assert generation["config"]["generation"]["num_candidates"] == 3
     # the APIBench files behind the prompts, with their hashes, from the splits manifest

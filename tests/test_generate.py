@@ -98,6 +98,8 @@ def test_same_seed_same_candidates_and_resume_regenerates_only_missing_batches(
     resumed = tmp_path / "resumed.jsonl"
     write_jsonl(resumed, keep)
     resumed.write_bytes(resumed.read_bytes() + b'{"id": "torn')
+    # the record of the interrupted run: written before its first row
+    (tmp_path / "resumed.meta.json").write_bytes((tmp_path / "full.meta.json").read_bytes())
     cfg = config(prompts_file, resumed, tiny_model_path)
     counting = CountingGenerator(make_generator(cfg.generation))
     generate_candidates(cfg, progress=False, generator=counting)

@@ -19,22 +19,24 @@ from tests.test_harness_sandbox import leftover_daemons
 
 
 def test_resume_reruns_only_snippets_without_a_result(tmp_path):
+    """A row is reused for the same id, code and limits; one of an older format (no code hash)
+    or of other limits runs again, and the file keeps one row per id."""
+    from gorilla_rlaif.harness.run import code_sha256, sandbox_hash
+
     out = tmp_path / "results.jsonl"
-    done = {
-        "id": "a",
-        "status": "ok",
-        "exit_code": 0,
-        "duration_s": 0.5,
-        "stdout": "from before\n",
-        "stderr": "",
-    }
-    out.write_text(json.dumps(done) + "\n" + '{"id": "b", "sta')  # a crash mid-line
     config = SandboxConfig(backend="local", timeout_s=10, workers=2)
-    snippets = [{"id": i, "code": f"print('{i}')"} for i in "abc"]
+    snippets = [{"id": i, "code": f"print('{i}')"} for i in "abcd"]
+    done = {"status": "ok", "exit_code": 0, "duration_s": 0.5, "stdout": "from before\n", "stderr": ""}
+    rows = [
+        {"id": "a", **done, "code_sha256": code_sha256("print('a')"), "sandbox_hash": sandbox_hash(config)},
+        {"id": "c", **done},  # written before rows were keyed: run again
+        {"id": "d", **done, "code_sha256": code_sha256("print('d')"), "sandbox_hash": "other-limits"},
+    ]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"id": "b", "sta')  # a crash mid-line
     results = run_snippets(snippets, config, output=out, progress=False)
-    assert [r.stdout for r in results] == ["from before\n", "b\n", "c\n"]
+    assert [r.stdout for r in results] == ["from before\n", "b\n", "c\n", "d\n"]
     rows = [row for _, row in read_jsonl(out)]
-    assert sorted(row["id"] for row in rows) == ["a", "b", "c"]
+    assert sorted(row["id"] for row in rows) == ["a", "b", "c", "d"]
 
 
 def test_bad_input_is_named():
@@ -137,7 +139,7 @@ def test_cli_exec_writes_results_and_summary(tmp_path, capsys):
     assert bench_main(["exec", str(snippets), "-o", str(out), "--backend", "local", "--timeout", "10"]) == 0
     rows = {row["id"]: row for _, row in read_jsonl(out)}
     assert rows["1"]["status"] == "ok" and rows["2"]["status"] == "import_error"
-    summary = json.loads((tmp_path / "out.SUMMARY.json").read_text())
+    summary = json.loads((tmp_path / "out.meta.json").read_text())
     assert summary["executability"] == 0.5 and summary["counts"]["import_error"] == 1
     assert summary["provenance"]["config"]["backend"] == "local"
     assert "executability 50.0% (1/2)" in capsys.readouterr().out

@@ -75,3 +75,22 @@ def test_write_jsonl_is_readable(tmp_path):
     write_json(tmp_path / "x.json", {"b": 1})
     assert next(read_jsonl(tmp_path / "x.jsonl"))[1] == {"a": "é"}
     assert json.loads((tmp_path / "x.json").read_text()) == {"b": 1}
+
+
+def test_one_sidecar_rule_for_files_and_directories(tmp_path):
+    """`X.jsonl` -> `X.meta.json`; a directory -> `DIR/gorilla_rlaif.meta.json`; older names read."""
+    import json
+
+    from gorilla_rlaif.sidecar import read_sidecar, sidecar_path, write_sidecar
+
+    assert sidecar_path(tmp_path / "feedback.jsonl") == tmp_path / "feedback.meta.json"
+    model = tmp_path / "model"
+    model.mkdir()
+    assert sidecar_path(model) == model / "gorilla_rlaif.meta.json"
+    write_sidecar(tmp_path / "c.jsonl", {"stage": "generate"})
+    assert read_sidecar(tmp_path / "c.jsonl") == {"stage": "generate"}
+    (model / "gorilla_rlaif_train.json").write_text(json.dumps({"trainer": "sft"}))  # an older run
+    assert read_sidecar(model) == {"trainer": "sft"}
+    write_sidecar(model, {"trainer": "dpo"})
+    assert read_sidecar(model) == {"trainer": "dpo"}  # the rule's name wins
+    assert read_sidecar(tmp_path / "nothing.jsonl") is None

@@ -16,7 +16,7 @@ RUBRIC = load_rubric()
 
 @pytest.fixture(scope="module")
 def judge(tiny_model_path):
-    return make_judge(JudgeConfig(judge=f"hf:{tiny_model_path}", batch_size=5), RUBRIC)
+    return make_judge(JudgeConfig(judge=f"hf:{tiny_model_path}", hf={"batch_size": 5}), RUBRIC)
 
 
 def test_label_with_the_hf_judge(tmp_path, tiny_model_path):
@@ -24,7 +24,7 @@ def test_label_with_the_hf_judge(tmp_path, tiny_model_path):
     config = LabelConfig(
         candidates=str(tmp_path / "c.jsonl"),
         output=str(tmp_path / "f.jsonl"),
-        judge=JudgeConfig(judge=f"hf:{tiny_model_path}", batch_size=3),
+        judge=JudgeConfig(judge=f"hf:{tiny_model_path}", hf={"batch_size": 3}),
     )
     summary = label(config, progress=False)
     rows = [row for _, row in read_jsonl(tmp_path / "f.jsonl")]
@@ -83,3 +83,20 @@ def test_hf_judge_config_errors(tiny_model_path):
         JudgeConfig(judge="hf")
     with pytest.raises(ConfigError, match="did you mean 'openai'"):
         JudgeConfig(judge="opena:gpt-4o")
+    with pytest.raises(ValidationError, match="the rules judge answers one question at a time"):
+        JudgeConfig(judge="rules", mode="rubric")
+
+
+def test_the_judge_model_is_named_in_one_place():
+    """`judge` names the model; a different `openai.llm.model` was silently overwritten before."""
+    config = JudgeConfig(judge="openai:gpt-4o")
+    assert config.openai.llm.model == "gpt-4o"
+    assert JudgeConfig.model_validate(config.model_dump()).openai.llm.model == "gpt-4o"  # round trip
+    saved = config.model_dump()  # a saved config names the model once, so another judge= can follow
+    assert "model" not in saved["openai"]["llm"]
+    assert (
+        JudgeConfig.model_validate({**saved, "judge": "openai:gpt-4o-mini"}).openai.llm.model == "gpt-4o-mini"
+    )
+    with pytest.raises(ValidationError, match=r"disagrees with judge='openai'.*judge=openai:gpt-4o"):
+        JudgeConfig(judge="openai", openai={"llm": {"model": "gpt-4o"}})
+    assert JudgeConfig(judge="openai").openai.llm.model == "gpt-3.5-turbo"

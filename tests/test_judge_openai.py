@@ -21,8 +21,8 @@ from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.io import read_jsonl, write_jsonl
 from gorilla_rlaif.judge import JudgeConfig, LabelConfig, instruction_from_prompt, label, load_rubric
 from gorilla_rlaif.llm import LLMSettings
-from gorilla_rlaif.testing.openai_server import OpenAITestServer, hash_policy
-from tests.helpers.candidates import write_candidates
+from gorilla_rlaif.testing.openai_server import FLAKY_PROVIDER, OpenAITestServer, hash_policy
+from tests.helpers.candidates import candidate_rows, write_candidates
 
 RUBRIC = load_rubric()
 
@@ -47,7 +47,9 @@ def make_config(tmp_path, server, mode="per-question", **llm):
     return LabelConfig(
         candidates=str(tmp_path / "candidates.jsonl"),
         output=str(tmp_path / "feedback.jsonl"),
-        judge=JudgeConfig(judge="openai:gpt-4o-mini", mode=mode, llm=LLMSettings(**{**base, **llm})),
+        judge=JudgeConfig(
+            judge="openai:gpt-4o-mini", mode=mode, openai={"llm": LLMSettings(**{**base, **llm})}
+        ),
     )
 
 
@@ -155,7 +157,7 @@ def test_bad_candidate_rows_are_named(tmp_path):
     path = tmp_path / "c.jsonl"
     write_jsonl(path, [{"id": "a", "prompt": "p", "completion": "c"}, {"id": "b", "prompt": "p"}])
     config = LabelConfig(candidates=str(path), output=str(tmp_path / "f.jsonl"))
-    with pytest.raises(DataError, match=r"c\.jsonl:2: candidate is missing 'completion'"):
+    with pytest.raises(DataError, match=r"c\.jsonl:2: completion: Field required"):
         label(config, progress=False)
     write_jsonl(
         path, [{"id": "a", "prompt": "p", "completion": "c"}, {"id": "a", "prompt": "p", "completion": "d"}]
@@ -167,7 +169,7 @@ def test_bad_candidate_rows_are_named(tmp_path):
 def _label_cmd(tmp_path, server, *extra):
     return [
         sys.executable, "-m", "gorilla_rlaif.cli", "rlaif", "-v", "label", str(tmp_path / "candidates.jsonl"),
-        "--judge", "openai:gpt-4o-mini", "--base-url", server.base_url, "--output", str(tmp_path / "feedback.jsonl"),
+        "--judge", "openai:gpt-4o-mini", "--base-url", server.base_url if server else "", "--output", str(tmp_path / "feedback.jsonl"),
         "--concurrency", "4", *extra,
     ]  # fmt: skip
 
@@ -275,3 +277,41 @@ def test_kill_at_an_arbitrary_moment_loses_nothing(tmp_path):
     rows = rows_of(tmp_path / "feedback.jsonl")
     assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in candidates)
     assert all(r["status"] == "ok" and r["answers"] == expected_per_question(r)[0] for r in rows)
+
+
+def test_fault_mix_kill_and_restart_pays_for_no_answer_twice(tmp_path):
+    """A provider having a bad day (FLAKY_PROVIDER: 429s, 500s, 8 s hangs, garbage 200s, at most 3
+    per body), a SIGKILL once 120 answers are paid for and committed, a restart: every request body
+    is answered exactly once across both runs. Two candidates share their prompt and completion
+    (different ids), so they ask identical questions at the same time: those go out once."""
+    rows = candidate_rows(n_prompts=13, per_prompt=3)[:39]
+    twin = {**rows[30], "id": "twin-of-" + rows[30]["id"]}
+    rows.insert(31, twin)  # next to its original: both are in flight together
+    write_jsonl(tmp_path / "candidates.jsonl", rows)
+    cmd = [*_label_cmd(tmp_path, None, "--no-progress"), "--cache", str(tmp_path / "answers.sqlite")]
+    with OpenAITestServer(fault_mix=FLAKY_PROVIDER) as server:
+        cmd[cmd.index("--base-url") + 1] = server.base_url
+        cmd[cmd.index("--concurrency") + 1] = "8"
+        server.pause_after(120)
+        log = (tmp_path / "first-run.log").open("wb")  # -v logs every request: a pipe would fill up
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        try:
+            assert _wait(lambda: server.answered_total == 120 and server.waiting >= 1, timeout=120)
+            assert _wait(lambda: _cached_ok(tmp_path / "answers.sqlite") == 120), "answers not committed"
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            log.close()
+        server.resume()
+        assert _wait(lambda: server.waiting == 0)
+        restart = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert restart.returncode == 0, restart.stderr
+        for kind in ("429", "500", "hang", "garbage"):
+            assert server.statuses[kind] > 0, kind  # every fault kind was served
+        distinct = len(rows) * len(RUBRIC.questions) - len(RUBRIC.questions)  # the twin asks nothing new
+        assert len(server.answered) == distinct
+        assert max(server.answered.values()) == 1  # no paid answer requested again, in either run
+    feedback = {r["id"]: r for r in rows_of(tmp_path / "feedback.jsonl")}
+    assert sorted(feedback) == sorted(r["id"] for r in rows)
+    assert all(r["status"] == "ok" and r["answers"] == expected_per_question(r)[0] for r in feedback.values())
+    assert feedback[twin["id"]]["answers"] == feedback[rows[30]["id"]]["answers"]

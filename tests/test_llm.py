@@ -214,3 +214,17 @@ def test_server_counts_requests_by_content():
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
     assert request_key(body) == request_key(dict(body))
     assert request_key(body) != request_key({**body, "model": "n"})
+
+
+@pytest.mark.parametrize("with_cache", [False, True])
+def test_identical_requests_in_flight_together_are_sent_once(server, tmp_path, with_cache):
+    """Duplicates among requests in flight at once (two candidates with the same text) are asked
+    once; the copies are served as cached (nothing spent twice), with or without a cache."""
+    reqs = requests_for(6)
+    reqs = [*reqs, reqs[0], reqs[3], reqs[0]]
+    server.latency = 0.2  # every request is still in flight when its duplicate arrives
+    cache = ResponseCache(tmp_path / "c.sqlite") if with_cache else None
+    results, totals = run(server, reqs, cache, concurrency=16)
+    assert server.requests_total == 6 and max(server.answered.values()) == 1
+    assert [r.value for r in results[6:]] == [results[0].value, results[3].value, results[0].value]
+    assert [r.cached for r in results].count(True) == 3 and totals.sent == 6 and totals.cached == 3

@@ -40,7 +40,7 @@ def entry(api_call: str, domain: str = "d") -> ApiEntry:
 
 
 # Gorilla's own evaluators on the eval files' gold outputs: (correct, hallucination) counts.
-# TorchHub: 162/186 = 0.8710, 23/186 = 0.1237, exactly the reference figures of issue 3.
+# TorchHub: 162/186 = 0.8710, 23/186 = 0.1237, exactly Gorilla's published reference figures.
 # HuggingFace and TensorFlow Hub: see test_gold_figures_hf_tf_close_to_reference.
 GORILLA_GOLD = {"huggingface": (835, 40, 911), "tensorflowhub": (657, 4, 688), "torchhub": (162, 23, 186)}
 REFERENCE = {"huggingface": (0.9155, 0.0472), "tensorflowhub": (0.9520, 0.0087), "torchhub": (0.8710, 0.1237)}

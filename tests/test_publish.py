@@ -15,6 +15,7 @@ import sys
 import pytest
 import yaml
 
+from gorilla_rlaif.artifacts import FeedbackRow
 from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.io import write_jsonl
 from gorilla_rlaif.judge import JudgeConfig, LabelConfig, label, load_rubric
@@ -156,7 +157,7 @@ def test_split_is_by_prompt_seeded_and_shared_by_all_configs(tmp_path):
 
 
 def test_pairing_strategies_and_margin():
-    rows = [fb_row("p", k, s) for k, s in enumerate([8, 6, 6, 3])]
+    rows = [FeedbackRow.model_validate(fb_row("p", k, s)) for k, s in enumerate([8, 6, 6, 3])]
     assert [(p["score_chosen"], p["score_rejected"]) for p in preference_pairs(rows, "best-vs-worst", 1)] == [
         (8, 3)
     ]
@@ -170,7 +171,7 @@ def test_pairing_strategies_and_margin():
     ]
     assert len(preference_pairs(rows, "all-pairs", 3)) == 3
     assert preference_pairs(rows, "best-vs-worst", 6) == []
-    ties = [fb_row("q", k, 4) for k in range(3)]
+    ties = [FeedbackRow.model_validate(fb_row("q", k, 4)) for k in range(3)]
     assert preference_pairs(ties, "all-pairs", 1) == []
 
 
@@ -200,14 +201,17 @@ def test_a_single_prompt_dataset_still_loads(tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda r: r.pop("completion"), r"feedback\.jsonl:3: feedback row is missing 'completion'"),
+        (lambda r: r.pop("completion"), r"feedback\.jsonl:3: completion: Field required"),
         (lambda r: r.update(score=9), r"feedback\.jsonl:3: score 9 is outside 0\.\.8"),
-        (lambda r: r.update(score="7"), r"feedback\.jsonl:3: row with status 'ok' needs an integer score"),
-        (lambda r: r["answers"].update(imports="maybe"), r"feedback\.jsonl:3: answers must be 'yes' or 'no'"),
-        (lambda r: r.update(status="done"), r"feedback\.jsonl:3: status must be 'ok' or 'failed'"),
+        (lambda r: r.update(score="7"), r"feedback\.jsonl:3: score: Input should be a valid integer"),
+        (
+            lambda r: r["answers"].update(imports="maybe"),
+            r"feedback\.jsonl:3: answers\.imports: Input should be 'yes' or 'no'",
+        ),
+        (lambda r: r.update(status="done"), r"feedback\.jsonl:3: status: Input should be 'ok' or 'failed'"),
         (
             lambda r: r.update(status="failed", error=None),
-            r"feedback\.jsonl:3: failed row without an 'error'",
+            r"feedback\.jsonl:3: a failed row needs its 'error' reason",
         ),
         (
             lambda r: r.update(id="p0#0"),
@@ -247,11 +251,13 @@ def test_card_from_a_real_labeling_run(tmp_path, monkeypatch):
             LabelConfig(
                 candidates=str(tmp_path / "candidates.jsonl"),
                 output=str(tmp_path / "feedback.jsonl"),
-                judge=JudgeConfig(judge="openai:gpt-4o-mini", llm=LLMSettings(base_url=server.base_url)),
+                judge=JudgeConfig(
+                    judge="openai:gpt-4o-mini", openai={"llm": LLMSettings(base_url=server.base_url)}
+                ),
             ),
             progress=False,
         )
-    record = build_dataset(publish_config(tmp_path, repo_id="me/gorilla-feedback", test_fraction=0.25))
+    record = build_dataset(publish_config(tmp_path, push_to_hub="me/gorilla-feedback", test_fraction=0.25))
     card = (tmp_path / "ds" / "README.md").read_text()
     front = yaml.safe_load(card.split("---\n")[1])
     assert [c["config_name"] for c in front["configs"]] == ["preferences", "binary", "feedback"]
@@ -268,7 +274,7 @@ def test_card_from_a_real_labeling_run(tmp_path, monkeypatch):
     assert re.search(r"Judging cost: \$\d+\.\d{4}", card)
     assert "sk-card-SECRET" not in card and "hf_cardSECRET" not in card
     assert (tmp_path / "ds" / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"
-    prov = json.loads((tmp_path / "ds" / "provenance.json").read_text())
+    prov = json.loads((tmp_path / "ds" / "gorilla_rlaif.meta.json").read_text())
     assert set(prov["files"]) == {
         f"{c}/{s}-00000-of-00001.parquet"
         for c in ("preferences", "binary", "feedback")

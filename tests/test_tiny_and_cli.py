@@ -106,4 +106,4 @@ def test_console_scripts_run_as_processes(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "sft 501, rm 167, rl 167, test 186" in out.stdout
-    assert (tmp_path / "s" / "manifest.json").exists()
+    assert (tmp_path / "s" / "gorilla_rlaif.meta.json").exists()

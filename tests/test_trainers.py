@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import trainers
+from gorilla_rlaif import trainers
 from gorilla_rlaif.train import CONFIG_FILE, PROVENANCE_FILE
 from tests.helpers.preference_data import write_preference_dataset
 
@@ -210,7 +210,7 @@ def test_grpo_with_reward_model_and_format_rewards(tmp_path, sft_dir, rm_dir):
         tmp_path / "grpo",
         f"model={sft_dir}",
         f"rewards=[{{kind: reward_model, path: {rm_dir}, weight: 1.0}}, {{kind: format, weight: 0.5}},"
-        " {kind: execution, backend: local, weight: 0.25}]",
+        " {kind: execution, sandbox: {backend: local}, weight: 0.25}]",
         "max_steps=2",
         "per_device_train_batch_size=4",
         "num_generations=4",
@@ -278,7 +278,8 @@ def test_data_parallel_run_with_two_processes_writes_one_run(tmp_path, tiny_mode
     import sys
 
     out = tmp_path / "sft-ddp"
-    launch = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "-m", "trainers.sft"]
+    launch = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2"]
+    launch += ["-m", "gorilla_rlaif.cli", "rlaif", "train", "sft"]
     launch += ["-o", str(out), f"model={tiny_model_path}", "device=cpu", "precision=fp32", "max_steps=2"]
     launch += ["per_device_train_batch_size=8", "data.max_samples=16", "data.eval_samples=2"]
     launch += ["eval_max_new_tokens=8", "logging_steps=1"]
@@ -304,7 +305,7 @@ def test_execution_reward_scores_gold_above_broken_code_in_the_local_sandbox():
     runs = gold.replace(record.output.code, "import math\nprint(math.sqrt(4))")
     broken = gold.replace(record.output.code, "import math\nprint(math.sqrt(4)")
     hallucinated = runs.replace(record.output.api_call, "torch.hub.load('nobody/nothing', 'made_up_model')")
-    reward = ExecutionReward(ExecutionSpec(backend="local", timeout_s=20, workers=2))
+    reward = ExecutionReward(ExecutionSpec(sandbox={"backend": "local", "timeout_s": 20, "workers": 2}))
     scores = reward(["p"] * 4, [runs, broken, hallucinated, "no code here"], id=[record.id] * 4)
     # runs + gold API (AST correct), syntax error + gold API, runs + unknown API, nothing at all
     assert scores == [1.0, 0.5, 0.5, 0.0]

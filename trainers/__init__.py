@@ -6,10 +6,12 @@
     dpo.py     DPOTrainer on `preferences`
     grpo.py    GRPOTrainer with reward-model, execution or combined rewards
 
-Each module has `CONFIG` (its pydantic config class), `train(config, dry_run=False)` and `main()`
-(so `python -m trainers.sft` and `accelerate launch -m trainers.sft` work). Presets live in
-`configs/<trainer>_<preset>.yaml` (`tiny`: CPU, minutes; `paper`: gpt2-large on a GPU), each
-setting marked as the paper's or ours. The shared glue is `gorilla_rlaif.train`.
+Installed as `gorilla_rlaif.trainers` (the folder stays at the top of the repository). Each
+module has `CONFIG` (its pydantic config class) and `train(config, dry_run=False)`; the command
+line is `gorilla-rlaif train NAME` (also under `accelerate launch -m gorilla_rlaif.cli rlaif train
+NAME ...`): nothing here imports the CLI. Presets live in `configs/<trainer>_<preset>.yaml`
+(`tiny`: CPU, minutes; `paper`: gpt2-large on a GPU), each setting marked as the paper's or ours.
+The shared glue is `gorilla_rlaif.train`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from types import ModuleType
 from typing import Any
 
 TRAINERS: dict[str, str] = {
-    "sft": "trainers.sft",
-    "reward": "trainers.reward",
-    "ppo": "trainers.ppo",
-    "dpo": "trainers.dpo",
-    "grpo": "trainers.grpo",
+    "sft": "gorilla_rlaif.trainers.sft",
+    "reward": "gorilla_rlaif.trainers.reward",
+    "ppo": "gorilla_rlaif.trainers.ppo",
+    "dpo": "gorilla_rlaif.trainers.dpo",
+    "grpo": "gorilla_rlaif.trainers.grpo",
 }
 PRESETS = ("tiny", "paper")
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -65,12 +67,3 @@ def load_config(
 def train(trainer: str, config: Any, *, dry_run: bool = False) -> Path | None:
     """Run one trainer on a resolved config; returns the output dir (None for a dry run)."""
     return load_trainer(trainer).train(config, dry_run=dry_run)
-
-
-def main(trainer: str, argv: list[str] | None = None) -> int:
-    """`python -m trainers.<name> ...` = `gorilla-rlaif train <name> ...` (same flags and errors)."""
-    import sys
-
-    from gorilla_rlaif.cli import rlaif_main
-
-    return rlaif_main(["train", trainer, *(sys.argv[1:] if argv is None else argv)])

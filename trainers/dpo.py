@@ -8,7 +8,6 @@ accuracy of the implicit reward (chosen log-ratio > rejected log-ratio) and its 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import DPORunConfig
@@ -22,8 +21,8 @@ def train(config: DPORunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.data import PREFERENCE_COLUMNS, load_preference_data
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
+    model_path = resolve_model(config.model, config.tiny, role="policy")
     data = load_preference_data(config.dataset, PREFERENCE_COLUMNS)
-    model_path = resolve_model(config.model, config.tiny)
     args = training_args(DPOConfig, config, beta=config.beta, max_length=config.max_length)
     if dry_run:
         return None
@@ -78,13 +77,3 @@ def implicit_reward_accuracy(policy, reference, tokenizer, test, config: DPORunC
         "preference_accuracy": sum(m > 0 for m in margins) / len(margins),
         "mean_margin": sum(margins) / len(margins),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("dpo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,6 @@ is something the paper did not do.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import GRPORunConfig
@@ -24,11 +23,13 @@ def train(config: GRPORunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.data import load_apibench_prompts
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
-    data = load_apibench_prompts(config.data, with_targets=False)
-    model_path = resolve_model(config.model, config.tiny)
+    model_path = resolve_model(config.model, config.tiny, role="policy")
     reward_paths = {
-        i: resolve_model(s.path) for i, s in enumerate(config.rewards) if s.kind == "reward_model"
+        i: resolve_model(s.path, role="reward model")
+        for i, s in enumerate(config.rewards)
+        if s.kind == "reward_model"
     }
+    data = load_apibench_prompts(config.data, with_targets=False)
     args = training_args(
         GRPOConfig,
         config,
@@ -80,13 +81,3 @@ def train(config: GRPORunConfig, *, dry_run: bool = False) -> Path | None:
             trainer.model, tokenizer, data.records["test"], max_new_tokens=config.max_completion_length
         )
     return run.finish(trainer, tokenizer, metrics=metrics)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("grpo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

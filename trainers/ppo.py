@@ -11,7 +11,6 @@ rollout batch: mean reward, KL to the reference, response length (see gorilla_rl
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import PPORunConfig
@@ -28,10 +27,10 @@ def train(config: PPORunConfig, *, dry_run: bool = False) -> Path | None:
 
     if not config.reward_model:
         raise ConfigError("ppo needs reward_model=DIR (the output of `gorilla-rlaif train reward`)")
+    model_path = resolve_model(config.model, config.tiny, role="policy")
+    reward_path = resolve_model(config.reward_model, role="reward model")
+    value_path = resolve_model(config.value_model or config.reward_model, role="value model")
     data = load_apibench_prompts(config.data, with_targets=False)
-    model_path = resolve_model(config.model, config.tiny)
-    reward_path = resolve_model(config.reward_model)
-    value_path = resolve_model(config.value_model or config.reward_model)
     PPOConfig, _ = ppo_classes()
 
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
@@ -110,13 +109,3 @@ def train(config: PPORunConfig, *, dry_run: bool = False) -> Path | None:
             policy, tokenizer, data.records["test"], max_new_tokens=config.response_length
         )
     return run.finish(trainer, tokenizer, metrics=metrics)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("ppo", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

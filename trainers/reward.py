@@ -12,7 +12,6 @@ Both save an `AutoModelForSequenceClassification` with one label that PPO and GR
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import RewardRunConfig
@@ -28,8 +27,8 @@ def train(config: RewardRunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
     pairwise = config.mode == "pairwise"
+    model_path = resolve_model(config.model, config.tiny, role="base model")
     data = load_preference_data(config.dataset, PREFERENCE_COLUMNS if pairwise else BINARY_COLUMNS)
-    model_path = resolve_model(config.model, config.tiny)
     if pairwise:
         args = training_args(
             RewardConfig,
@@ -111,13 +110,3 @@ def held_out_metrics(scorer, test, *, pairwise: bool) -> dict:
         "positive_rate": positive,
         "predicted_positive_rate": sum(s > 0 for s in logits) / len(logits),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("reward", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

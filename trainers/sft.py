@@ -1,12 +1,11 @@
 """SFT: TRL's SFTTrainer on APIBench prompt -> completion pairs, loss on the completion only.
 
 gorilla-rlaif train sft --preset tiny output_dir=runs/sft
-accelerate launch -m trainers.sft --config trainers/configs/sft_paper.yaml output_dir=runs/sft
+accelerate launch -m gorilla_rlaif.cli rlaif train sft --config trainers/configs/sft_paper.yaml output_dir=runs/sft
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from gorilla_rlaif.train.config import SFTRunConfig
@@ -20,8 +19,8 @@ def train(config: SFTRunConfig, *, dry_run: bool = False) -> Path | None:
     from gorilla_rlaif.train.data import load_apibench_prompts
     from gorilla_rlaif.train.run import TrainRun, describe_model, resolve_model, summarize_log, training_args
 
+    model_path = resolve_model(config.model, config.tiny, role="policy")
     data = load_apibench_prompts(config.data, with_targets=True)
-    model_path = resolve_model(config.model, config.tiny)
     args = training_args(
         SFTConfig, config, max_length=config.max_length, completion_only_loss=config.completion_only_loss
     )
@@ -51,13 +50,3 @@ def train(config: SFTRunConfig, *, dry_run: bool = False) -> Path | None:
             trainer.model, tokenizer, data.records["test"], max_new_tokens=config.eval_max_new_tokens
         )
     return run.finish(trainer, tokenizer, metrics=metrics)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trainers import main as trainers_main
-
-    return trainers_main("sft", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,16 @@
 """Command-line entry points: `gorilla-rlaif` (data, labels, training, pipeline) and
 `gorilla-bench` (scoring, execution, evaluation, cards).
 
-Each command is a module of this package with `HELP` (one line), `configure(parser)` and
-`run(args) -> int`; the tables below list them explicitly (no registry magic). Command modules
-import heavy libraries (torch, transformers) inside `run`, so `--help` stays instant.
-Only this module configures logging; library code logs through `getLogger(__name__)`.
+Each command is a module of this package holding `COMMAND`, a `command.Command`: its config
+class, the flags that set its keys, its outputs and `run(config, args)`; the tables below list
+them explicitly (no registry magic). Every command takes `--config FILE` and `KEY=VALUE`
+overrides the same way (`command.build_config`). Command modules import heavy libraries (torch,
+transformers) inside `run`, so `--help` stays instant.
+
+`main` is the one place where errors meet the user: bad input (a `GorillaRlaifError`, a
+pydantic `ValidationError` from anywhere, an `OSError` on a file) is one line on stderr and exit
+code 2, never a traceback. Only this module configures logging; library code logs through
+`getLogger(__name__)`.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
 from gorilla_rlaif import __version__
+from gorilla_rlaif.cli.command import Command, add_command, build_config
 from gorilla_rlaif.errors import GorillaRlaifError
 
 RLAIF_COMMANDS: dict[str, str] = {
@@ -53,6 +61,10 @@ PROGRAMS = {
 EPILOG = "Run '%(prog)s COMMAND --help' for a command's options. Docs: README.md."
 
 
+def command_of(module_name: str) -> Command:
+    return importlib.import_module(module_name).COMMAND
+
+
 def build_parser(program: str) -> argparse.ArgumentParser:
     description, commands = PROGRAMS[program]
     parser = argparse.ArgumentParser(prog=program, description=description, epilog=EPILOG)
@@ -63,14 +75,15 @@ def build_parser(program: str) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name, module_name in commands.items():
         module = importlib.import_module(module_name)
-        command = sub.add_parser(
+        command: Command = module.COMMAND
+        p = sub.add_parser(
             name,
-            help=module.HELP,
-            description=(module.__doc__ or module.HELP).strip(),
+            help=command.help,
+            description=(module.__doc__ or command.help).strip(),
+            epilog=command.epilog or None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.configure(command)
-        command.set_defaults(_run=module.run)
+        add_command(p, command)
     return parser
 
 
@@ -81,24 +94,57 @@ def _configure_logging(args: argparse.Namespace) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-def main(program: str, argv: Sequence[str] | None = None) -> int:
+_NUMBER = re.compile(r"^-\d|^-\.\d")
+
+
+def parse(program: str, argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """Parse `argv`; tokens after the flags that are not flags are positionals or KEY=VALUE."""
     parser = build_parser(program)
-    args = parser.parse_args(argv)
-    if not hasattr(args, "_run"):
+    args, extra = parser.parse_known_args(argv)
+    unknown = [t for t in extra if t.startswith("-") and not _NUMBER.match(t)]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if extra:
+        args._positionals = [*(getattr(args, "_positionals", None) or []), *extra]
+    return parser, args
+
+
+def one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def main(program: str, argv: Sequence[str] | None = None) -> int:
+    try:
+        parser, args = parse(program, argv)
+    except SystemExit as exc:  # --help, --version, or argparse's own usage error (exit code 2)
+        return int(exc.code or 0)
+    command: Command | None = getattr(args, "_command", None)
+    if command is None:
         parser.print_help()
         return 0
     _configure_logging(args)
+    from pydantic import ValidationError
+
+    from gorilla_rlaif.config import describe_errors
+
     try:
-        return int(args._run(args) or 0)
+        config = build_config(command, args)
+        return int(command.run(config, args) or 0)
     except GorillaRlaifError as exc:
-        print(f"{program}: error: {exc}", file=sys.stderr)
-        return 2
+        message = str(exc)
+    except ValidationError as exc:  # a config built inside a command from bad input
+        message = describe_errors(exc)
+    except OSError as exc:  # the disk, not the toolkit: name the file and the reason
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc}"
     except KeyboardInterrupt:
         print(
             f"{program}: interrupted; finished results are saved, re-run the same command to resume",
             file=sys.stderr,
         )
         return 130
+    print(f"{program}: error: {one_line(message)}", file=sys.stderr)
+    return 2
 
 
 def rlaif_main(argv: Sequence[str] | None = None) -> int:

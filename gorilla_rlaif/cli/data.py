@@ -10,97 +10,112 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, Literal
 
-from gorilla_rlaif.cli._common import add_data_source_args, add_hub_arg
+from pydantic import BaseModel, ConfigDict, Field
+
+from gorilla_rlaif.cli.command import Command, flag
+from gorilla_rlaif.data.schema import HUBS
+from gorilla_rlaif.data.sources import HubName, Source
+from gorilla_rlaif.data.splits import SplitConfig
 
 HELP = "inspect, export and split APIBench (train/eval records and the API database)"
+HUB_HELP = f"APIBench hub: {', '.join(HUBS)} (aliases: hf, tf, torch)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(title="data commands", metavar="ACTION", required=True)
+class DataSource(BaseModel):
+    """Where APIBench is read from: a local directory, else the Hub, else the bundled copy."""
 
-    info = sub.add_parser("info", help="record counts, parse failures and sources of a hub's files")
-    add_hub_arg(info, default="torchhub")
-    add_data_source_args(info)
-    info.add_argument("--failures", action="store_true", help="list every record that could not be parsed")
-    info.set_defaults(_action=_info)
+    model_config = ConfigDict(extra="forbid")
 
-    export = sub.add_parser("export", help="write parsed records (or API entries) as JSON Lines")
-    add_hub_arg(export)
-    export.add_argument("--split", choices=("train", "eval", "api"), default="eval")
-    export.add_argument("--output", "-o", required=True, help="output .jsonl path ('-' for stdout)")
-    export.add_argument("--strict", action="store_true", help="fail if any record cannot be parsed")
-    add_data_source_args(export)
-    export.set_defaults(_action=_export)
+    data_dir: str | None = Field(None, description="a local directory holding APIBench files (plain or .gz)")
+    source: Source = Field("auto", description="force one source (default: auto, in the order above)")
+    revision: str | None = Field(None, description="revision of the Hub dataset gorilla-llm/APIBench")
 
-    splits = sub.add_parser(
-        "splits", help="deterministic sft / rm / rl / test splits (no shared instruction)"
+    @property
+    def source_kwargs(self) -> dict[str, Any]:
+        """These three settings as `load_records` / `load_api_db` take them."""
+        return self.model_dump(include=set(DataSource.model_fields))
+
+
+class InfoConfig(DataSource):
+    hub: HubName = Field("torchhub", description=HUB_HELP)
+    failures: bool = Field(False, description="list every record that could not be parsed")
+
+
+class ExportConfig(DataSource):
+    hub: HubName = Field(description=HUB_HELP)
+    split: Literal["train", "eval", "api"] = Field(
+        "eval", description="records of a split, or the API entries"
     )
-    add_hub_arg(splits, default="torchhub")
-    splits.add_argument("--output-dir", "-o", required=True)
-    splits.add_argument("--seed", type=int, default=0)
-    splits.add_argument("--fractions", default="sft=0.6,rm=0.2,rl=0.2", help="shares of the training pool")
-    splits.add_argument(
-        "--test",
-        choices=("eval", "holdout"),
-        default="eval",
-        help="test set: the hub's eval file (default) or a seeded hold-out of the pool",
+    output: str = Field(description="output .jsonl path ('-' for stdout)")
+    strict: bool = Field(False, description="fail if any record cannot be parsed")
+
+
+class SplitsConfig(BaseModel):
+    """`data splits`: the split (`SplitConfig`, whole) and where it goes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    output_dir: str = Field(
+        description="sft/rm/rl/test JSONL + their record (gorilla_rlaif.meta.json) go here"
     )
-    splits.add_argument("--holdout-fraction", type=float, default=0.2)
-    splits.add_argument(
-        "--api-db-examples",
-        choices=("auto", "yes", "no"),
-        default="auto",
-        help="add one SFT example per documented API (auto: when no train file)",
-    )
-    add_data_source_args(splits)
-    splits.set_defaults(_action=_splits)
 
 
-def run(args: argparse.Namespace) -> int:
-    return args._action(args)
+# The same three source flags wherever APIBench is read (`prefix` = where the keys live).
+def source_flags(prefix: str = "") -> list:
+    return [flag(f"{prefix}data_dir"), flag(f"{prefix}source"), flag(f"{prefix}revision")]
 
 
-def _source_kwargs(args: argparse.Namespace) -> dict:
-    return {"data_dir": args.data_dir, "source": args.source, "revision": args.revision}
+def _fractions(text: str) -> Any:
+    from gorilla_rlaif.config import parse_overrides
+
+    return parse_overrides([f.strip() for f in str(text).split(",") if f.strip()])
 
 
-def _info(args: argparse.Namespace) -> int:
+def _api_db_examples(text: str) -> bool | None:
+    return {"auto": None, "yes": True, "no": False}[text]
+
+
+def _info(config: InfoConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.data import load_api_db, load_records, normalize_hub
     from gorilla_rlaif.data.sources import available
     from gorilla_rlaif.errors import DataError
 
-    hub = normalize_hub(args.hub)
+    hub = normalize_hub(config.hub)
+    source = config.source_kwargs
     for split in ("train", "eval"):
         try:
-            result = load_records(hub, split, **_source_kwargs(args))
+            result = load_records(hub, split, **source)
         except DataError as exc:
-            if split == "train" and not available(hub, "train", args.data_dir):
+            if split == "train" and not available(hub, "train", config.data_dir):
                 print(f"{hub} {split}: not available ({exc})")
                 continue
             raise
         print(
             f"{hub} {split}: {result.summary()}  [{result.file['source']}, sha256 {result.file['sha256'][:12]}]"
         )
-        if args.failures:
+        if config.failures:
             for failure in result.failures:
                 print(f"  {failure}")
-    db = load_api_db(hub, **_source_kwargs(args))
+    db = load_api_db(hub, **source)
     domains = {e.domain for e in db.entries}
     print(f"{hub} api: {len(db)} entries, {len(domains)} domains  [{db.file['source']}]")
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(config: ExportConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.data import load_api_db, load_records, normalize_hub
 
-    hub = normalize_hub(args.hub)
-    if args.split == "api":
-        db = load_api_db(hub, **_source_kwargs(args))
+    hub = normalize_hub(config.hub)
+    source = config.source_kwargs
+    if config.split == "api":
+        db = load_api_db(hub, **source)
         rows = [e.model_dump(mode="json") for e in db.entries]
         summary = f"{len(rows)} API entries"
     else:
-        result = load_records(hub, args.split, strict=args.strict, **_source_kwargs(args))
+        result = load_records(hub, config.split, strict=config.strict, **source)
         rows = [
             {
                 "id": r.id,
@@ -117,34 +132,71 @@ def _export(args: argparse.Namespace) -> int:
             for r in result.records
         ]
         summary = result.summary()
-    if args.output == "-":
+    if config.output == "-":
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         from gorilla_rlaif.io import write_jsonl
 
-        write_jsonl(args.output, rows)
-        print(f"wrote {args.output}: {summary}", file=sys.stderr)
+        write_jsonl(config.output, rows)
+        print(f"wrote {config.output}: {summary}", file=sys.stderr)
     return 0
 
 
-def _splits(args: argparse.Namespace) -> int:
-    from gorilla_rlaif.config import parse_overrides
-    from gorilla_rlaif.data import SplitConfig, make_splits, normalize_hub
+def _splits(config: SplitsConfig, args: argparse.Namespace) -> int:
+    from gorilla_rlaif.data import make_splits
 
-    fractions = parse_overrides([f.strip() for f in args.fractions.split(",") if f.strip()])
-    config = SplitConfig(
-        hub=normalize_hub(args.hub),
-        seed=args.seed,
-        fractions=fractions,
-        test=args.test,
-        holdout_fraction=args.holdout_fraction,
-        api_db_examples=None if args.api_db_examples == "auto" else args.api_db_examples == "yes",
-        data_dir=args.data_dir,
-        source=args.source,
-    )
-    splits = make_splits(config)
-    out = splits.save(args.output_dir)
+    splits = make_splits(config.split)
+    out = splits.save(config.output_dir)
     counts = ", ".join(f"{k} {v}" for k, v in splits.manifest["counts"].items())
     print(f"wrote {out}: {counts} (test: {splits.manifest['test_mode']})")
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    title="data commands",
+    subcommands={
+        "info": Command(
+            "record counts, parse failures and sources of a hub's files",
+            InfoConfig,
+            _info,
+            flags=[flag("hub", choices=()), flag("failures", value=True), *source_flags()],
+        ),
+        "export": Command(
+            "write parsed records (or API entries) as JSON Lines",
+            ExportConfig,
+            _export,
+            flags=[
+                flag("hub", choices=()),
+                flag("split"),
+                flag("output", "--output", "-o"),
+                flag("strict", value=True),
+                *source_flags(),
+            ],
+            outputs={"output": "file"},
+        ),
+        "splits": Command(
+            "deterministic sft / rm / rl / test splits (no shared instruction)",
+            SplitsConfig,
+            _splits,
+            flags=[
+                flag("split.hub", "--hub", choices=()),
+                flag("output_dir", "--output-dir", "-o"),
+                flag("split.seed", "--seed"),
+                flag("split.fractions", "--fractions", metavar="sft=0.6,rm=0.2,rl=0.2", parse=_fractions),
+                flag("split.test", "--test"),
+                flag("split.holdout_fraction", "--holdout-fraction"),
+                flag(
+                    "split.api_db_examples",
+                    "--api-db-examples",
+                    choices=("auto", "yes", "no"),
+                    parse=_api_db_examples,
+                ),
+                flag("split.data_dir", "--data-dir"),
+                flag("split.source", "--source"),
+            ],
+            outputs={"output_dir": "dir"},
+        ),
+    },
+)

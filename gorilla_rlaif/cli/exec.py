@@ -5,7 +5,7 @@ Input: JSON Lines rows {"id": ..., "code": ...}. Output: one row per snippet wit
 oom, runtime_error, sandbox_error}, exit code, duration, error type/message and truncated
 stdout/stderr, appended as each snippet finishes. Re-running the same command resumes: only
 snippets without a row run. A summary (executability = ok / total, the rate without hub errors,
-a count per status) is printed and written next to the output as SUMMARY.json.
+a count per status) is printed and written next to the output as OUTPUT.meta.json (the sidecar).
 
 By default each worker is a fork server that imports torch/transformers once and forks a fresh,
 equally isolated child per snippet (milliseconds instead of ~5 s of imports per snippet);
@@ -23,91 +23,62 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from gorilla_rlaif.cli.command import Command, flag, positional
+from gorilla_rlaif.config import operational
+from gorilla_rlaif.harness.config import SandboxConfig
+
 HELP = "run code snippets in a sandbox (docker or local) and classify every outcome"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("snippets", type=Path, help='JSONL with {"id": ..., "code": ...} rows')
-    parser.add_argument("--output", "-o", type=Path, required=True, help="results JSONL (resumed if present)")
-    parser.add_argument("--backend", choices=("docker", "local"), default="docker")
-    parser.add_argument("--workers", type=int, help="parallel sandboxes (default: number of cores)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="wall-time limit per snippet, s")
-    parser.add_argument("--memory-mb", type=int, default=2048)
-    parser.add_argument("--max-procs", type=int, default=64)
-    parser.add_argument("--max-file-mb", type=int, default=64)
-    parser.add_argument("--max-output-kb", type=int, default=64)
-    parser.add_argument("--network", action="store_true", help="allow network (hubs online, cache writable)")
-    parser.add_argument("--model-cache", type=Path, help="cache dir mounted at /cache (HF_HOME, TORCH_HOME)")
-    parser.add_argument(
-        "--model-cache-for-snippets",
-        type=Path,
-        metavar="DIR",
-        help="build tiny random models for every model id the snippets load into DIR, and use it",
+class ExecConfig(BaseModel):
+    """`gorilla-bench exec`: which snippets, the sandbox (`SandboxConfig`, whole), where results go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snippets: Path = Field(description='JSONL with {"id": ..., "code": ...} rows')
+    output: Path = Field(description="results JSONL (resumed if present: rows of the same code and limits)")
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    model_cache_for_snippets: Path | None = Field(
+        None, description="build tiny random models for every model id the snippets load into DIR, and use it"
     )
-    parser.add_argument("--image", help="docker image (default: the tag scripts/setup-sandbox.sh builds)")
-    parser.add_argument("--fresh-containers", action="store_true", help="docker: one container per snippet")
-    parser.add_argument(
-        "--no-preload",
-        action="store_true",
-        help="one-shot mode: a fresh interpreter per snippet (default: each worker imports "
-        "--preload modules once and forks a child per snippet)",
-    )
-    parser.add_argument(
-        "--preload",
-        metavar="MODULES",
-        help="comma-separated modules the workers import once (default: torch,transformers,transformers.pipelines)",
-    )
-    parser.add_argument("--no-mount-venv", action="store_true", help="use the image's own libraries")
-    parser.add_argument("--local-isolation", choices=("auto", "bwrap", "process"), default="auto")
+    progress: bool = operational(True, description="progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
+def _modules(text: str) -> list[str]:
+    return [m.strip() for m in str(text).split(",") if m.strip()]
+
+
+def run(config: ExecConfig, args: argparse.Namespace) -> int:
     import logging
 
-    from gorilla_rlaif.harness import SandboxConfig, run_snippets, summarize
+    from gorilla_rlaif.harness import run_snippets, summarize
     from gorilla_rlaif.harness.model_cache import build_model_cache_for
-    from gorilla_rlaif.io import read_jsonl, sha256_file, write_json
+    from gorilla_rlaif.io import read_jsonl, sha256_file
     from gorilla_rlaif.provenance import provenance
+    from gorilla_rlaif.sidecar import write_sidecar
 
     snippets = []
-    for line, row in read_jsonl(args.snippets):
+    for line, row in read_jsonl(config.snippets):
         if not isinstance(row.get("code"), str) or "id" not in row:
             from gorilla_rlaif.errors import DataError
 
-            raise DataError('expected {"id": ..., "code": "<python source>"}', path=args.snippets, line=line)
+            raise DataError(
+                'expected {"id": ..., "code": "<python source>"}', path=config.snippets, line=line
+            )
         snippets.append({"id": str(row["id"]), "code": row["code"]})
-    cache = args.model_cache
-    if args.model_cache_for_snippets:
-        cache = build_model_cache_for([s["code"] for s in snippets], args.model_cache_for_snippets)
-    fields = {
-        "backend": args.backend,
-        "timeout_s": args.timeout,
-        "memory_mb": args.memory_mb,
-        "max_procs": args.max_procs,
-        "max_file_mb": args.max_file_mb,
-        "max_output_kb": args.max_output_kb,
-        "network": args.network,
-        "model_cache": cache,
-        "container_reuse": not args.fresh_containers,
-        "mount_site_packages": not args.no_mount_venv,
-        "local_isolation": args.local_isolation,
-    }
-    if args.workers:
-        fields["workers"] = args.workers
-    if args.image:
-        fields["image"] = args.image
-    fields["preload"] = not args.no_preload
-    if args.preload is not None:
-        fields["preload_modules"] = [m.strip() for m in args.preload.split(",") if m.strip()]
-    config = SandboxConfig(**fields)
-    results = run_snippets(snippets, config, output=args.output, progress=True)
+    sandbox = config.sandbox
+    if config.model_cache_for_snippets:
+        cache = build_model_cache_for([s["code"] for s in snippets], config.model_cache_for_snippets)
+        sandbox = sandbox.model_copy(update={"model_cache": cache})
+    results = run_snippets(snippets, sandbox, output=config.output, progress=config.progress)
     summary = summarize(results)
-    summary_path = args.output.with_name(args.output.stem + ".SUMMARY.json")
-    write_json(
-        summary_path,
+    summary_path = write_sidecar(
+        config.output,
         {
             **summary,
-            "provenance": provenance(config, inputs={str(args.snippets): sha256_file(args.snippets)}),
+            "provenance": provenance(sandbox, inputs={str(config.snippets): sha256_file(config.snippets)}),
         },
     )
     log = logging.getLogger(__name__)
@@ -120,3 +91,50 @@ def run(args: argparse.Namespace) -> int:
         if count:
             print(f"  {status:16s} {count}")
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    ExecConfig,
+    run,
+    flags=[
+        positional("snippets", "SNIPPETS"),
+        flag("output", "--output", "-o"),
+        flag("sandbox.backend", "--backend"),
+        flag("sandbox.workers", "--workers", help="parallel sandboxes (default: number of cores)"),
+        flag("sandbox.timeout_s", "--timeout"),
+        flag("sandbox.memory_mb", "--memory-mb"),
+        flag("sandbox.max_procs", "--max-procs"),
+        flag("sandbox.max_file_mb", "--max-file-mb"),
+        flag("sandbox.max_output_kb", "--max-output-kb"),
+        flag("sandbox.network", "--network", value=True),
+        flag("sandbox.model_cache", "--model-cache"),
+        flag("model_cache_for_snippets", "--model-cache-for-snippets", metavar="DIR"),
+        flag(
+            "sandbox.image", "--image", help="docker image (default: the tag scripts/setup-sandbox.sh builds)"
+        ),
+        flag(
+            "sandbox.container_reuse",
+            "--fresh-containers",
+            value=False,
+            help="docker: one container per snippet",
+        ),
+        flag(
+            "sandbox.preload",
+            "--no-preload",
+            value=False,
+            help="one-shot mode: a fresh interpreter per snippet (default: each worker imports the preload "
+            "modules once and forks a child per snippet)",
+        ),
+        flag("sandbox.preload_modules", "--preload", metavar="MODULES", parse=_modules),
+        flag(
+            "sandbox.mount_site_packages",
+            "--no-mount-venv",
+            value=False,
+            help="use the image's own libraries",
+        ),
+        flag("sandbox.local_isolation", "--local-isolation"),
+        flag("progress", "--no-progress", value=False, help="no progress bar"),
+    ],
+    outputs={"output": "file", "model_cache_for_snippets": "dir"},
+)

@@ -13,59 +13,41 @@ from __future__ import annotations
 
 import argparse
 
+from gorilla_rlaif.cli.command import Command, flag, positional
+from gorilla_rlaif.generate import CandidatesConfig
+
 HELP = "sample K candidate completions per prompt (transformers, batched, seeded)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="local path or model id of a causal LM")
-    parser.add_argument(
-        "--prompts", required=True, help="JSONL of prompts (rows with id + prompt or instruction)"
-    )
-    parser.add_argument("--output", "-o", required=True, help="candidates JSONL (appended to / resumed)")
-    parser.add_argument("--num-candidates", "-k", type=int, default=4)
-    parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (then -k 1)")
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=8, help="prompts per batch")
-    parser.add_argument("--no-dedup", action="store_true", help="keep exact duplicate completions")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
-    parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")
-    parser.add_argument("--no-progress", action="store_true")
+def run(config: CandidatesConfig, args: argparse.Namespace) -> int:
+    from gorilla_rlaif.generate import generate_candidates
 
-
-def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from gorilla_rlaif.errors import ConfigError
-    from gorilla_rlaif.generate import CandidatesConfig, GenerationConfig, generate_candidates
-
-    try:
-        config = CandidatesConfig(
-            prompts=args.prompts,
-            output=args.output,
-            limit=args.limit,
-            generation=GenerationConfig(
-                model=args.model,
-                num_candidates=args.num_candidates,
-                temperature=args.temperature,
-                top_p=args.top_p,
-                top_k=args.top_k,
-                max_new_tokens=args.max_new_tokens,
-                seed=args.seed,
-                batch_size=args.batch_size,
-                dedup=not args.no_dedup,
-                device=args.device,
-                dtype=args.dtype,
-            ),
-        )
-    except ValidationError as exc:
-        raise ConfigError("; ".join(e["msg"] for e in exc.errors())) from None
-    counts = generate_candidates(config, progress=not args.no_progress)
+    counts = generate_candidates(config, progress=config.progress)
     print(
-        f"wrote {args.output}: {counts['candidates']} candidates for {counts['prompts']} prompts "
+        f"wrote {config.output}: {counts['candidates']} candidates for {counts['prompts']} prompts "
         f"({counts['duplicates_dropped_this_run']} duplicates dropped this run)"
     )
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    CandidatesConfig,
+    run,
+    flags=[
+        positional("generation.model", "MODEL"),
+        flag("prompts"),
+        flag("output", "--output", "-o"),
+        flag("generation.num_candidates", "--num-candidates", "-k"),
+        *(
+            flag(f"generation.{key}")
+            for key in ("temperature", "top_p", "top_k", "max_new_tokens", "seed", "batch_size")
+        ),
+        flag("generation.dedup", "--no-dedup", value=False, help="keep exact duplicate completions"),
+        flag("generation.device"),
+        flag("generation.dtype"),
+        flag("limit"),
+        flag("progress", "--no-progress", value=False, help="no progress bar"),
+    ],
+    outputs={"output": "file"},
+)

@@ -10,19 +10,34 @@ from __future__ import annotations
 
 import argparse
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from gorilla_rlaif.cli.command import Command, flag, positional
+
 HELP = "markdown table + PNG chart comparing all eval runs under OUTPUT"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("output", help="the --output-path of gorilla-bench eval")
-    parser.add_argument("--print", action="store_true", help="also print the markdown")
+class LeaderboardConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    output: str = Field(description="the --output-path of gorilla-bench eval")
+    show: bool = Field(False, description="also print the markdown")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(config: LeaderboardConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.eval import build_leaderboard
 
-    md, png = build_leaderboard(args.output)
-    if args.print:
+    md, png = build_leaderboard(config.output)
+    if config.show:
         print(md.read_text(encoding="utf-8"))
     print(f"wrote {md} and {png}")
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    LeaderboardConfig,
+    run,
+    flags=[positional("output", "OUTPUT"), flag("show", "--print", value=True)],
+    outputs={"output": "dir"},
+)

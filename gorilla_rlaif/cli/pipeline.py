@@ -30,50 +30,46 @@ from __future__ import annotations
 
 import argparse
 
+from gorilla_rlaif.cli.command import Command, flag
+from gorilla_rlaif.pipeline.config import PipelineConfig
+
 HELP = "run the whole method end to end (resumable): SFT -> judge -> dataset -> RM -> PPO/DPO -> eval"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def _extra(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=("tiny", "paper"), default="tiny", help="default: tiny")
-    parser.add_argument("--config", help="YAML file on top of the preset (same keys as the presets)")
     parser.add_argument("--output-dir", "-o", required=True, help="where every artifact goes")
-    parser.add_argument("--judge", help="rules | openai:MODEL | hf:PATH (sets judge.judge)")
-    parser.add_argument("--base-url", help="OpenAI-compatible server for the judge (judge.llm.base_url)")
-    parser.add_argument(
-        "--push-to-hub", metavar="REPO", help="push the preference dataset (publish.push_to_hub)"
-    )
     parser.add_argument("--until", metavar="STAGE", help="stop after this stage")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the plan only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument(
-        "overrides", nargs="*", metavar="key=value", help="e.g. sft.max_steps=200 eval.limit=50"
-    )
 
 
-def run(args: argparse.Namespace) -> int:
+def _preset(args: argparse.Namespace) -> dict:
+    from gorilla_rlaif.pipeline import preset_data
+
+    return preset_data(args.preset)
+
+
+def run(config: PipelineConfig, args: argparse.Namespace) -> int:
     import yaml
 
-    from gorilla_rlaif.pipeline import layout, load_pipeline_config, make_pipeline, run_pipeline
+    from gorilla_rlaif.io import check_output
+    from gorilla_rlaif.pipeline import layout, make_pipeline, run_pipeline
 
-    flags: dict = {}
-    if args.judge:
-        flags.setdefault("judge", {})["judge"] = args.judge
-    if args.base_url:
-        flags.setdefault("judge", {}).setdefault("llm", {})["base_url"] = args.base_url
-    if args.push_to_hub:
-        flags["publish"] = {"push_to_hub": args.push_to_hub}
-    config = load_pipeline_config(args.preset, args.config, args.overrides, flags=flags)
+    pipeline = make_pipeline(config, args.output_dir, progress=False)
+    pipeline.check_until(args.until)
     if args.dry_run:
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False).rstrip())
-        pipeline = make_pipeline(config, args.output_dir, progress=False)
+        plan = pipeline.plan(until=args.until)
         print(f"\nplan for {pipeline.directory}:")
-        for k, decision in enumerate(pipeline.plan(), start=1):
+        for k, decision in enumerate(plan, start=1):
             verb = "run " if decision.run else "skip"
-            print(f"  [{k:2d}/{len(pipeline.stages)}] {verb} {decision.stage.name:<9} {decision.reason}")
+            print(f"  [{k:2d}/{len(plan)}] {verb} {decision.stage.name:<9} {decision.reason}")
         return 0
 
+    check_output(args.output_dir, "dir")
     manifest = run_pipeline(config, args.output_dir, progress=not args.no_progress, until=args.until)
-    paths = layout(make_pipeline(config, args.output_dir, progress=False).directory)
+    paths = layout(pipeline.directory)
     last = manifest["runs"][-1]
     print(
         f"\npipeline {manifest['pipeline']['status']}: {len(last['ran'])} stage(s) ran, "
@@ -97,3 +93,17 @@ def run(args: argparse.Namespace) -> int:
         print("\n" + report.read_text(encoding="utf-8").strip())
     print(f"\nsummary: {paths['summary']}\nmanifest: {paths['manifest']}")
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    PipelineConfig,
+    run,
+    flags=[
+        flag("judge.judge", "--judge"),
+        flag("judge.openai.llm.base_url", "--base-url", help="OpenAI-compatible server for the judge"),
+        flag("publish.push_to_hub", "--push-to-hub", metavar="REPO", help="push the preference dataset"),
+    ],
+    extra=_extra,
+    preset=_preset,
+)

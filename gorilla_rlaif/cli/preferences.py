@@ -13,55 +13,37 @@ from __future__ import annotations
 
 import argparse
 
+from gorilla_rlaif.cli.command import Command, flag, positional
+from gorilla_rlaif.publish import PublishConfig
+
 HELP = "turn feedback into a versioned DatasetDict (preferences / binary / feedback); push to the Hub"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("feedback", nargs="+", help="feedback JSONL file(s) from `gorilla-rlaif label`")
-    parser.add_argument("--output-dir", "-o", required=True)
-    parser.add_argument("--version", required=True, help="release version X.Y.Z (tagged vX.Y.Z on the Hub)")
-    parser.add_argument("--pairing", choices=("best-vs-worst", "all-pairs"), default="best-vs-worst")
-    parser.add_argument("--margin", type=int, default=1, help="minimum score gap of a pair (ties never pair)")
-    parser.add_argument("--threshold", type=int, default=7, help="binary label = score >= threshold")
-    parser.add_argument("--test-fraction", type=float, default=0.1, help="share of prompts in test")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default="gorilla-rlaif-feedback", help="dataset name in the card")
-    parser.add_argument("--license", default="apache-2.0")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
-    hub = parser.add_argument_group("Hugging Face Hub")
-    hub.add_argument("--push-to-hub", metavar="REPO", help="dataset repo id, e.g. me/gorilla-feedback")
-    hub.add_argument("--private", action="store_true", help="create the repo as private")
+def run(config: PublishConfig, args: argparse.Namespace) -> int:
+    from gorilla_rlaif.publish import build_dataset, push_dataset
 
-
-def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from gorilla_rlaif.errors import ConfigError
-    from gorilla_rlaif.publish import PublishConfig, build_dataset, push_dataset
-
-    try:
-        config = PublishConfig(
-            feedback=args.feedback,
-            output_dir=args.output_dir,
-            version=args.version,
-            pairing=args.pairing,
-            margin=args.margin,
-            threshold=args.threshold,
-            test_fraction=args.test_fraction,
-            seed=args.seed,
-            name=args.name,
-            license=args.license,
-            repo_id=args.push_to_hub,
-            overwrite=args.overwrite,
-        )
-    except ValidationError as exc:
-        raise ConfigError(
-            "; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors())
-        ) from None
     record = build_dataset(config)
     counts = ", ".join(f"{name} {c['train']}/{c['test']}" for name, c in record["counts"].items())
-    print(f"wrote {args.output_dir} v{config.version}: {counts} (train/test rows)")
-    if args.push_to_hub:
-        pushed = push_dataset(args.output_dir, args.push_to_hub, config.version, private=args.private)
+    print(f"wrote {config.output_dir} v{config.version}: {counts} (train/test rows)")
+    if config.push_to_hub:
+        pushed = push_dataset(config.output_dir, config.push_to_hub, config.version, private=config.private)
         print(f"pushed {pushed['repo_id']} {pushed['tag']} (commit {pushed['commit'][:12]}): {pushed['url']}")
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    PublishConfig,
+    run,
+    flags=[
+        positional("feedback", "FEEDBACK", nargs="+"),
+        flag("output_dir", "--output-dir", "-o"),
+        *(flag(key) for key in ("version", "pairing", "margin", "threshold", "test_fraction", "seed")),
+        flag("name"),
+        flag("license"),
+        flag("overwrite", value=True),
+        flag("push_to_hub", metavar="REPO"),
+        flag("private", value=True),
+    ],
+    outputs={"output_dir": "dir"},
+)

@@ -12,23 +12,42 @@ from __future__ import annotations
 
 import argparse
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from gorilla_rlaif.cli.command import Command, flag, positional
+from gorilla_rlaif.config import operational
+
 HELP = "re-score the saved samples of an eval run (no generation)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="an eval run directory: OUTPUT/MODEL/RUN/")
-    parser.add_argument("--no-progress", action="store_true")
+class ReportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_dir: str = Field(description="an eval run directory: OUTPUT/MODEL/RUN/")
+    progress: bool = operational(True, description="progress bars")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(config: ReportConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.cli.eval import print_summary
     from gorilla_rlaif.eval import rescore
 
-    record = rescore(args.run_dir, progress=not args.no_progress)
+    record = rescore(config.run_dir, progress=config.progress)
     print_summary(record)
     info = record["rescored"]
     print(
-        f"re-scored {args.run_dir}: {info['changed_ast_verdicts']} AST verdict(s) and "
+        f"re-scored {config.run_dir}: {info['changed_ast_verdicts']} AST verdict(s) and "
         f"{info['changed_exec_status']} execution status(es) changed"
     )
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    ReportConfig,
+    run,
+    flags=[
+        positional("run_dir", "RUN_DIR"),
+        flag("progress", "--no-progress", value=False, help="no progress bars"),
+    ],
+    outputs={"run_dir": "dir"},
+)

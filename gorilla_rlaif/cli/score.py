@@ -15,51 +15,59 @@ from __future__ import annotations
 
 import argparse
 
-from gorilla_rlaif.cli._common import add_data_source_args, add_hub_arg
+from pydantic import Field
+
+from gorilla_rlaif.cli.command import Command, flag, positional
+from gorilla_rlaif.cli.data import DataSource, source_flags
+from gorilla_rlaif.data.schema import HUBS
+from gorilla_rlaif.data.sources import HubName
 
 HELP = "score responses: Gorilla AST accuracy / hallucination (and strict), ROUGE-L, CodeBLEU"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("responses", help="JSON Lines file with question_id and text per line")
-    add_hub_arg(parser)
-    parser.add_argument("--output", "-o", help="write the JSON summary (with provenance) here")
-    parser.add_argument("--per-sample", help="write one JSON Lines row per response here")
-    parser.add_argument("--strict", action="store_true", help="verdicts require the exact gold API")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument(
-        "--no-text-metrics", action="store_true", help="skip ROUGE-L and CodeBLEU (AST verdicts only)"
-    )
-    add_data_source_args(parser)
+class ScoreConfig(DataSource):
+    """`gorilla-bench score`: which responses, against which hub's gold records, how."""
+
+    responses: str = Field(description="JSON Lines file with question_id and text per line")
+    hub: HubName = Field(description=f"APIBench hub: {', '.join(HUBS)} (aliases: hf, tf, torch)")
+    output: str | None = Field(None, description="write the JSON summary (with provenance) here")
+    per_sample: str | None = Field(None, description="write one JSON Lines row per response here")
+    strict: bool = Field(False, description="verdicts require the exact gold API")
+    bootstrap: int = Field(1000, ge=0, le=100_000, description="bootstrap resamples (0: no intervals)")
+    seed: int = Field(0, description="bootstrap seed")
+    text_metrics: bool = Field(True, description="ROUGE-L and CodeBLEU (off: AST verdicts only)")
 
 
 def _pct(estimate: dict) -> str:
     if estimate["value"] is None:
         return "n/a"
     low, high = estimate["ci95"]
+    if low is None:
+        return f"{100 * estimate['value']:6.2f}%"
     return f"{100 * estimate['value']:6.2f}%  [{100 * low:6.2f}, {100 * high:6.2f}]"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(config: ScoreConfig, args: argparse.Namespace) -> int:
     from gorilla_rlaif.data import load_api_db, load_records, normalize_hub
     from gorilla_rlaif.io import sha256_file, write_json, write_jsonl
     from gorilla_rlaif.metrics import ApiMatcher, load_responses, score_responses
+    from gorilla_rlaif.metrics.score import check_hub
     from gorilla_rlaif.provenance import provenance
 
-    hub = normalize_hub(args.hub)
-    source = {"data_dir": args.data_dir, "source": args.source, "revision": args.revision}
-    responses = load_responses(args.responses)
+    hub = normalize_hub(config.hub)
+    source = config.source_kwargs
+    responses = load_responses(config.responses)
+    check_hub(hub, responses, config.responses)
     records = load_records(hub, "eval", **source)
     db = load_api_db(hub, **source)
     report = score_responses(
         hub,
         responses,
         records=records,
-        strict=args.strict,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-        text_metrics=not args.no_text_metrics,
+        strict=config.strict,
+        bootstrap=config.bootstrap,
+        seed=config.seed,
+        text_metrics=config.text_metrics,
         matcher=ApiMatcher.from_db(db),
         progress=True,
     )
@@ -75,18 +83,35 @@ def run(args: argparse.Namespace) -> int:
     ):
         print(f"  {key:<20} {_pct(summary[key])}")
     print(f"  {'without code':<20} {summary['n_without_code']}")
-    if args.output:
-        config = {
-            "hub": hub,
-            "strict": args.strict,
-            "bootstrap": args.bootstrap,
-            "seed": args.seed,
-            "text_metrics": not args.no_text_metrics,
-        }
-        inputs = {"responses": sha256_file(args.responses), "records": records.file, "api_db": db.file}
-        write_json(args.output, {**summary, "provenance": provenance(config, inputs=inputs)})
-        print(f"summary: {args.output}")
-    if args.per_sample:
-        write_jsonl(args.per_sample, report.row_dicts())
-        print(f"per-sample rows: {args.per_sample}")
+    if config.output:
+        inputs = {"responses": sha256_file(config.responses), "records": records.file, "api_db": db.file}
+        write_json(config.output, {**summary, "provenance": provenance(config, inputs=inputs)})
+        print(f"summary: {config.output}")
+    if config.per_sample:
+        write_jsonl(config.per_sample, report.row_dicts())
+        print(f"per-sample rows: {config.per_sample}")
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    ScoreConfig,
+    run,
+    flags=[
+        positional("responses", "RESPONSES"),
+        flag("hub", choices=()),
+        flag("output", "--output", "-o"),
+        flag("per_sample"),
+        flag("strict", value=True),
+        flag("bootstrap"),
+        flag("seed"),
+        flag(
+            "text_metrics",
+            "--no-text-metrics",
+            value=False,
+            help="skip ROUGE-L and CodeBLEU (AST verdicts only)",
+        ),
+        *source_flags(),
+    ],
+    outputs={"output": "file", "per_sample": "file"},
+)

@@ -8,31 +8,40 @@ from __future__ import annotations
 
 import argparse
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from gorilla_rlaif.cli.command import Command, flag
+from gorilla_rlaif.tiny import TinyModelConfig
+
 HELP = "build the tiny GPT-2 + tokenizer for offline runs and tests (cached)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output-dir", "-o", help="write here instead of the cache")
-    parser.add_argument("--vocab-size", type=int, default=2048)
-    parser.add_argument("--n-layer", type=int, default=2)
-    parser.add_argument("--n-embd", type=int, default=64)
-    parser.add_argument("--n-head", type=int, default=2)
-    parser.add_argument("--n-positions", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+class BuildTinyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tiny: TinyModelConfig = Field(default_factory=TinyModelConfig)
+    output_dir: str | None = Field(None, description="write here instead of the cache")
+    force: bool = Field(False, description="rebuild even if cached")
 
 
-def run(args: argparse.Namespace) -> int:
-    from gorilla_rlaif.tiny import TinyModelConfig, build_tiny_model
+def run(config: BuildTinyConfig, args: argparse.Namespace) -> int:
+    from gorilla_rlaif.tiny import build_tiny_model
 
-    config = TinyModelConfig(
-        vocab_size=args.vocab_size,
-        n_layer=args.n_layer,
-        n_embd=args.n_embd,
-        n_head=args.n_head,
-        n_positions=args.n_positions,
-        seed=args.seed,
-    )
-    path = build_tiny_model(config, args.output_dir, force=args.force)
-    print(path)
+    print(build_tiny_model(config.tiny, config.output_dir, force=config.force))
     return 0
+
+
+COMMAND = Command(
+    HELP,
+    BuildTinyConfig,
+    run,
+    flags=[
+        flag("output_dir", "--output-dir", "-o"),
+        *(
+            flag(f"tiny.{key}")
+            for key in ("vocab_size", "n_layer", "n_embd", "n_head", "n_positions", "seed")
+        ),
+        flag("force", value=True),
+    ],
+    outputs={"output_dir": "dir"},
+)

@@ -4,7 +4,7 @@ The config is a preset (`--preset tiny|paper`, default tiny when no --config is 
 YAML file (`--config`), then `key=value` overrides (nested keys with dots; values are YAML).
 Everything is validated, including the dataset's splits and columns, before any model is
 loaded. The resolved config is echoed to OUTPUT_DIR/train_config.yaml; the model, tokenizer and
-gorilla_rlaif_train.json (config, versions, inputs with hashes, metrics) land in OUTPUT_DIR.
+its record gorilla_rlaif.meta.json (config, versions, inputs with hashes, metrics) land in OUTPUT_DIR.
 
 examples:
   gorilla-rlaif train sft --output-dir runs/sft
@@ -14,12 +14,15 @@ examples:
   gorilla-rlaif train dpo model=runs/sft dataset.path=user/prefs dataset.revision=v0.1.0 --output-dir runs/dpo
   gorilla-rlaif train grpo model=runs/sft 'rewards=[{kind: reward_model, path: runs/rm}]' --output-dir runs/grpo
   gorilla-rlaif train sft --preset paper --dry-run           # print the resolved config, train nothing
-  accelerate launch -m trainers.sft --preset paper --output-dir runs/sft   # multi-GPU (see README)
+  accelerate launch -m gorilla_rlaif.cli rlaif train sft --preset paper -o runs/sft   # multi-GPU (see README)
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+from gorilla_rlaif.cli.command import Command, flag
 
 HELP = "train a model with TRL: sft, reward, ppo, dpo, grpo"
 
@@ -54,50 +57,56 @@ def config_keys(model: type, prefix: str = "", depth: int = 0, values: object = 
     return lines
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    import trainers
+def _trainer_command(name: str, help_text: str) -> Command:
+    from gorilla_rlaif.train.config import CONFIGS
 
-    sub = parser.add_subparsers(title="trainers", metavar="TRAINER", dest="trainer", required=True)
-    for name, help_text in _TRAINER_HELP.items():
-        model = trainers.load_trainer(name).CONFIG
-        p = sub.add_parser(
-            name,
-            help=help_text,
-            description=f"{help_text}. Presets: trainers/configs/{name}_{{tiny,paper}}.yaml.",
-            epilog="config keys (class defaults; presets override them):\n  "
-            + "\n  ".join(config_keys(model)),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        p.add_argument("--config", "-c", help="YAML config file (keys of the trainer's config)")
-        p.add_argument(
+    model = CONFIGS[name]
+
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
             "--preset",
             choices=("tiny", "paper"),
             help="packaged preset used as the base (default: tiny when --config is not given)",
         )
-        p.add_argument("--output-dir", "-o", help="same as output_dir=DIR")
-        p.add_argument(
+        parser.add_argument(
             "--dry-run", action="store_true", help="validate config and data, print the config, stop"
         )
-        p.add_argument(
-            "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. max_steps=10"
-        )
 
+    def preset(args: argparse.Namespace) -> dict:
+        from gorilla_rlaif.config import read_yaml
+        from gorilla_rlaif.trainers import preset_path
 
-def run(args: argparse.Namespace) -> int:
-    import yaml
+        name_ = args.preset or (None if args.config else "tiny")
+        return read_yaml(preset_path(name, name_)) if name_ else {}
 
-    import trainers
+    def run(config: Any, args: argparse.Namespace) -> int:
+        import yaml
 
-    overrides = list(args.overrides)
-    if args.output_dir:
-        overrides.append(f"output_dir={args.output_dir}")
-    preset = args.preset or (None if args.config else "tiny")
-    config = trainers.load_config(args.trainer, args.config, overrides, preset=preset)
-    if args.dry_run:
-        trainers.train(args.trainer, config, dry_run=True)
-        print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
-        print(f"# {args.trainer}: config and data are valid (dry run: nothing trained)")
+        from gorilla_rlaif import trainers
+
+        if args.dry_run:
+            trainers.train(name, config, dry_run=True)
+            print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
+            print(f"# {name}: config and data are valid (dry run: nothing trained)")
+            return 0
+        print(trainers.train(name, config))
         return 0
-    output = trainers.train(args.trainer, config)
-    print(output)
-    return 0
+
+    return Command(
+        help_text,
+        model,
+        run,
+        flags=[flag("output_dir", "--output-dir", "-o")],
+        outputs={"output_dir": "dir"},
+        description=f"{help_text}. Presets: trainers/configs/{name}_{{tiny,paper}}.yaml.",
+        epilog="config keys (class defaults; presets override them):\n  " + "\n  ".join(config_keys(model)),
+        extra=extra,
+        preset=preset,
+    )
+
+
+COMMAND = Command(
+    HELP,
+    title="trainers",
+    subcommands={name: _trainer_command(name, text) for name, text in _TRAINER_HELP.items()},
+)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gorilla_rlaif.config import describe_errors
 from gorilla_rlaif.data.parse import parse_code_text
 from gorilla_rlaif.data.schema import ApiBenchRecord, ApiEntry, FileSplit, Hub, ParseFailure
 from gorilla_rlaif.data.sources import ResolvedFile, Source, normalize_hub, resolve_file
@@ -63,17 +64,6 @@ class ApiDatabase:
         return iter(self.entries)
 
 
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "missing":
-            parts.append(f"missing field {loc!r}")
-        else:
-            parts.append(f"field {loc!r}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def records_from_file(
     path: str | Path, hub: str, split: str, *, strict: bool = False, display_name: str | None = None
 ) -> LoadResult:
@@ -99,7 +89,7 @@ def records_from_file(
         try:
             api_data = ApiEntry.model_validate(obj["api_data"])
         except ValidationError as exc:
-            raise DataError(f"api_data: {_validation_message(exc)}", path=path, line=line) from None
+            raise DataError(describe_errors(exc, prefix="api_data."), path=path, line=line) from None
         parsed = parse_code_text(obj["code"])
         record = ApiBenchRecord(
             id=f"{hub}/{split}/{index + 1}",
@@ -167,7 +157,7 @@ def api_db_from_file(path: str | Path, hub: str, display_name: str | None = None
         try:
             entries.append(ApiEntry.model_validate(obj))
         except ValidationError as exc:
-            raise DataError(f"API entry: {_validation_message(exc)}", path=path, line=line) from None
+            raise DataError(f"API entry: {describe_errors(exc)}", path=path, line=line) from None
     name = display_name or Path(path).name.removesuffix(".gz")
     return ApiDatabase(hub=hub, file={"file": name, "path": str(path)}, entries=entries)
 

@@ -17,7 +17,9 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator
 
 from gorilla_rlaif.data.schema import HUBS, Hub
 from gorilla_rlaif.errors import DataError
@@ -68,6 +70,19 @@ def normalize_hub(name: str) -> Hub:
     if key not in HUBS:
         raise DataError(f"unknown hub {name!r}; choose one of {', '.join(HUBS)}")
     return key  # type: ignore[return-value]
+
+
+def _hub_name(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return normalize_hub(value)
+        except DataError as exc:
+            raise ValueError(exc.reason) from None
+    return value
+
+
+# A config field holding a hub: aliases accepted, the canonical name kept.
+HubName = Annotated[Hub, BeforeValidator(_hub_name)]
 
 
 @dataclass(frozen=True)

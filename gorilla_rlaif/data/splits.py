@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 from gorilla_rlaif.data.load import ApiDatabase, load_api_db, load_records
-from gorilla_rlaif.data.schema import ApiBenchRecord, ApiEntry, Hub, ParsedOutput
-from gorilla_rlaif.data.sources import Source, available
+from gorilla_rlaif.data.schema import ApiBenchRecord, ApiEntry, ParsedOutput
+from gorilla_rlaif.data.sources import HubName, Source, available
 from gorilla_rlaif.errors import DataError
-from gorilla_rlaif.io import read_jsonl, write_json, write_jsonl
+from gorilla_rlaif.io import read_jsonl, write_jsonl
 from gorilla_rlaif.provenance import provenance, stable_hash
+from gorilla_rlaif.sidecar import read_sidecar, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ STAGES = ("sft", "rm", "rl", "test")
 class SplitConfig(BaseModel):
     """How to split one hub. Parameters that control the split:"""
 
-    hub: Hub = "torchhub"
+    hub: HubName = Field("torchhub", description="APIBench hub (aliases: hf, tf, torch)")
     seed: int = 0
     fractions: dict[Literal["sft", "rm", "rl"], float] = Field(
         default_factory=lambda: {"sft": 0.6, "rm": 0.2, "rl": 0.2},
@@ -55,16 +56,15 @@ class SplitConfig(BaseModel):
     api_db_examples: bool | None = Field(
         None, description="add one SFT example per documented API; default: on when there is no train file"
     )
-    data_dir: str | None = None
-    source: Source = "auto"
+    data_dir: str | None = Field(None, description="a local directory holding APIBench files (plain or .gz)")
+    source: Source = Field("auto", description="force one source: local, hub or bundled (default: auto)")
 
-    @model_validator(mode="after")
-    def _check(self) -> SplitConfig:
-        if any(v < 0 for v in self.fractions.values()) or sum(self.fractions.values()) <= 0:
-            raise ValueError(
-                "fractions must be non-negative and not all zero, e.g. {sft: 0.6, rm: 0.2, rl: 0.2}"
-            )
-        return self
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 for v in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("must be non-negative and not all zero, e.g. sft=0.6,rm=0.2,rl=0.2")
+        return value
 
 
 def normalize_instruction(text: str | None) -> str:
@@ -128,22 +128,19 @@ class Splits:
         return self.splits[stage]
 
     def save(self, directory: str | Path) -> Path:
-        """Write `{stage}.jsonl` per stage and `manifest.json` (config, counts, input hashes)."""
+        """Write `{stage}.jsonl` per stage and the directory's record (config, counts, input hashes)."""
         directory = Path(directory)
         for stage, records in self.splits.items():
             write_jsonl(directory / f"{stage}.jsonl", (r.model_dump(mode="json") for r in records))
-        write_json(directory / "manifest.json", self.manifest)
+        write_sidecar(directory, self.manifest, directory=True)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> Splits:
         directory = Path(directory)
-        manifest_path = directory / "manifest.json"
-        if not manifest_path.exists():
-            raise DataError("not a splits directory (no manifest.json)", path=directory)
-        import json
-
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_sidecar(directory)
+        if manifest is None or "counts" not in manifest:
+            raise DataError("not a splits directory (no record of `data splits`)", path=directory)
         splits = {
             stage: [
                 ApiBenchRecord.model_validate(row)

@@ -4,7 +4,7 @@
 `openai`, `vllm`), executes their code in the sandbox, scores them (Gorilla AST accuracy and
 hallucination, ROUGE-L, CodeBLEU, executability) and writes `OUTPUT/MODEL/RUN/{results.json,
 samples.jsonl}`; `rescore(RUN_DIR)` re-scores saved samples; `build_leaderboard(OUTPUT)` compares
-runs. Model cards live in `gorilla_rlaif.card`.
+runs. Model cards live in `gorilla_rlaif.model_card`.
 """
 
 from gorilla_rlaif.eval.config import EvalConfig, model_slug

@@ -1,10 +1,15 @@
 """`EvalConfig`: everything `gorilla-bench eval` does, in one validated object passed whole.
 
+Shared settings are nested whole, never copied: `generation` is the toolkit's `DecodingConfig`
+(with greedy eval defaults), `llm` the `LLMSettings` of the openai backend, `sandbox` the
+harness's `SandboxConfig` (or None: `sandbox=none` skips executability).
+
 Two groups of fields matter differently. The *identity* fields (model, backend, hubs, split, data,
-decoding, seeds, runs, sandbox) decide what the numbers mean: they are hashed into the run's
-`config_hash`, name the default run directory, and a run directory made with another identity is
-never resumed into. The *operational* fields (batch size, output path, concurrency, cache path,
-progress) change how fast or where, not what: re-running with another batch size resumes.
+decoding, seeds, runs, sandbox limits) decide what the numbers mean: they are hashed into the
+run's `config_hash`, name the default run directory, and a run directory made with another
+identity is never resumed into. The *operational* fields, marked with `operational(...)` on the
+field itself (batch size, output path, the API client's pace and retries, cache paths, sandbox
+workers), change how fast or where, not what: re-running with another batch size resumes.
 """
 
 from __future__ import annotations
@@ -15,29 +20,34 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gorilla_rlaif.config import identity, operational
 from gorilla_rlaif.data.schema import HUBS, Hub
 from gorilla_rlaif.data.sources import normalize_hub
+from gorilla_rlaif.generate.base import DecodingConfig
+from gorilla_rlaif.harness.config import SandboxConfig
+from gorilla_rlaif.llm import LLMSettings
 from gorilla_rlaif.provenance import stable_hash
 
 Backend = Literal["hf", "openai", "vllm", "reference"]
 Split = Literal["eval", "test"]
-SandboxBackend = Literal["local", "docker", "none"]
 
-# Fields that do not change what is measured (excluded from the config hash / run name).
-OPERATIONAL_FIELDS = frozenset(
-    {
-        "batch_size",
-        "output_path",
-        "run_name",
-        "progress",
-        "concurrency",
-        "cache",
-        "exec_workers",
-        "base_url",
-        "model_cache",
-        "max_retries",
-    }
-)
+
+class EvalDecoding(DecodingConfig):
+    """Decoding for the benchmark: greedy, on the GPU when one is visible (`DecodingConfig`'s
+    fields with eval's defaults)."""
+
+    device: str = Field("auto", description="auto (cuda if visible), cpu, cuda, cuda:N, mps")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 on a GPU that supports it, float32 on CPU"
+    )
+    temperature: float = Field(0.0, ge=0, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = Field(0, description="base seed: run r samples with seed+r; also scoring and the bootstrap")
+    batch_size: int = operational(8, ge=1, le=4096, description="prompts per generate call (hf, vllm)")
+
+
+def _default_sandbox() -> SandboxConfig:
+    return SandboxConfig()
 
 
 class EvalConfig(BaseModel):
@@ -47,56 +57,53 @@ class EvalConfig(BaseModel):
 
     # Parameters that control the model
     model: str = Field(description="local directory or Hub id (hf, vllm); chat model name (openai)")
-    backend: Backend = "hf"
-    device: str = Field("auto", description="hf: 'auto' (cuda if visible, else cpu), 'cpu', 'cuda', 'cuda:1'")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="'auto' = bfloat16 on a GPU that supports it, float32 on CPU"
+    backend: Backend = Field(
+        "hf",
+        description="hf: transformers; openai: any OpenAI-compatible chat API; vllm: optional extra (GPU); "
+        "reference: APIBench's own answers, the ceiling of every metric (model is then only a label)",
     )
     # Parameters that control the prompts
-    hubs: tuple[Hub, ...] = Field(HUBS, min_length=1)
+    hubs: tuple[Hub, ...] = Field(
+        HUBS, min_length=1, description=f"APIBench hub(s): {', '.join(HUBS)} (aliases hf, tf, torch)"
+    )
     split: Split = Field(
         "test",
-        description="'test': the held-out split our trainers never see (make_splits; for TorchHub the "
-        "whole eval file); 'eval': each hub's whole eval file, as Gorilla reports",
+        description="test: the held-out split our trainers never see (make_splits; for TorchHub the "
+        "whole eval file); eval: each hub's whole eval file, as Gorilla reports",
     )
     split_seed: int = Field(0, description="SplitConfig.seed used to make the 'test' split")
     data_dir: str | None = Field(None, description="local APIBench directory (else Hub, else bundled copy)")
-    limit: int | None = Field(None, ge=1, description="first N prompts of each hub (for quick checks)")
+    limit: int | None = Field(None, ge=1, description="only the first N prompts of each hub (quick checks)")
     # Parameters that control decoding
-    max_new_tokens: int = Field(256, ge=1)
-    temperature: float = Field(0.0, ge=0, description="0 = greedy")
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = 0
+    generation: EvalDecoding = Field(default_factory=EvalDecoding)
     num_runs: int = Field(
-        1, ge=1, description="repeat generation with seeds seed, seed+1, ...; the paper reports the mean of 3"
+        1, ge=1, le=100, description="runs with seeds SEED, SEED+1, ...; the paper reports the mean of 3"
     )
-    batch_size: int = Field(8, ge=1, description="prompts per generate call (hf, vllm)")
     # Parameters that control the openai backend
-    base_url: str | None = Field(None, description="any OpenAI-compatible server; default: the OpenAI API")
-    concurrency: int = Field(8, ge=1, description="openai: requests in flight at once")
-    max_retries: int = Field(
-        6, ge=0, description="openai: transport retries per request (429, 5xx, timeouts)"
+    llm: LLMSettings = operational(
+        default_factory=LLMSettings, description="openai: server, pace, retries; `llm.model` follows `model`"
     )
-    cache: str | None = Field(
+    cache: str | None = operational(
         None, description="openai: SQLite answer cache (default OUTPUT_PATH/.cache/openai.sqlite)"
     )
     # Parameters that control scoring and execution
-    sandbox: SandboxBackend = Field(
-        "docker", description="where generated code runs: 'docker' (isolated), 'local', 'none' (skip)"
+    sandbox: SandboxConfig | None = Field(
+        default_factory=_default_sandbox,
+        description="where generated code runs: docker (isolated), local, or none (skip executability); "
+        "a backend name or the harness's whole SandboxConfig",
     )
-    exec_timeout_s: float | None = Field(None, gt=0, description="per snippet (default: the harness's)")
-    exec_memory_mb: int | None = Field(None, ge=64, description="per snippet (default: the harness's)")
-    exec_workers: int | None = Field(None, ge=1, description="snippets at once (default: the harness's)")
-    model_cache: str | None = Field(
+    model_cache: str | None = operational(
         None,
         description="directory of the sandbox's offline stand-in models for the reference APIs "
         "(default ~/.cache/gorilla-rlaif/sandbox-models; built once, extended as needed)",
     )
-    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for the 95% intervals (0 = none)")
+    bootstrap: int = Field(
+        1000, ge=0, le=100_000, description="resamples for the 95% intervals (0 = no intervals)"
+    )
     # Parameters that control the output
-    output_path: str = Field("eval-results", description="results go to OUTPUT_PATH/MODEL/RUN/")
-    run_name: str | None = Field(None, description="default: SPLIT-<hash of the identity fields>")
-    progress: bool = True
+    output_path: str = operational("eval-results", description="results go to OUTPUT_PATH/MODEL/RUN/")
+    run_name: str | None = operational(None, description="RUN directory name (default: SPLIT-<config hash>)")
+    progress: bool = operational(True, description="progress bars")
 
     @field_validator("hubs", mode="before")
     @classmethod
@@ -105,27 +112,61 @@ class EvalConfig(BaseModel):
             value = [value]
         out: list[str] = []
         for hub in value:
-            name = normalize_hub(hub)
+            try:
+                name = normalize_hub(hub)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(str(exc).strip("'\"")) from None
             if name not in out:
                 out.append(name)
         return tuple(out)
 
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _sandbox_by_name(cls, value: Any) -> Any:
+        """`sandbox: local` is short for `sandbox: {backend: local}`; `none` skips execution."""
+        if isinstance(value, str):
+            value = {"backend": value}
+        if isinstance(value, dict) and value.get("backend") == "none":
+            extra = sorted(set(value) - {"backend"})
+            if extra:
+                raise ValueError(f"sandbox=none runs no code: sandbox.{extra[0]} has no effect")
+            return None
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
-        if self.backend == "hf" and self.temperature == 0 and self.num_runs > 1:
+        if self.backend == "hf" and self.generation.temperature == 0 and self.num_runs > 1:
             raise ValueError(
                 "greedy decoding (temperature 0) with the hf backend is deterministic: every run would be "
-                "identical; use --num-runs 1, or --temperature > 0 to measure run-to-run spread"
+                "identical; use num_runs=1, or a temperature > 0 to measure run-to-run spread"
             )
         if self.run_name is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", self.run_name):
             raise ValueError(f"run_name {self.run_name!r}: use letters, digits, '.', '_' and '-' only")
+        if "model" in self.llm.model_fields_set and self.llm.model != self.model:
+            raise ValueError(
+                f"llm.model={self.llm.model!r} disagrees with model={self.model!r}: set model only"
+            )
+        if self.llm.model != self.model:
+            self.llm = self.llm.model_copy(update={"model": self.model})
+        if self.sandbox is not None and self.sandbox.model_cache is not None:
+            raise ValueError(
+                "set model_cache (eval builds the stand-in models there), not sandbox.model_cache"
+            )
         return self
 
     # -- derived -----------------------------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        """The base seed (`generation.seed`): run r samples with seed+r; scoring and the bootstrap use it."""
+        return self.generation.seed
+
+    @property
+    def sandbox_backend(self) -> str:
+        return self.sandbox.backend if self.sandbox is not None else "none"
+
     def identity(self) -> dict[str, Any]:
         """The fields that define what the numbers mean (see the module docstring)."""
-        data = self.model_dump(mode="json")
-        return {k: v for k, v in data.items() if k not in OPERATIONAL_FIELDS}
+        return identity(self)
 
     @property
     def config_hash(self) -> str:

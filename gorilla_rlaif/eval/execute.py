@@ -12,7 +12,6 @@ offline and fail only for its own reasons.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,14 +19,11 @@ from typing import Any
 
 from gorilla_rlaif.eval.config import EvalConfig
 from gorilla_rlaif.eval.score import NO_CODE
+from gorilla_rlaif.harness.schema import code_sha256
 
 log = logging.getLogger(__name__)
 
 EXECUTIONS_FILE = "executions.jsonl"
-
-
-def code_sha256(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 def sample_code(row: dict[str, Any]) -> str | None:
@@ -36,25 +32,17 @@ def sample_code(row: dict[str, Any]) -> str | None:
 
 
 def sandbox_config(config: EvalConfig, model_cache: Any = None) -> Any:
-    from gorilla_rlaif.harness import SandboxConfig
-
-    kwargs: dict[str, Any] = {"backend": config.sandbox}
-    if config.exec_timeout_s:
-        kwargs["timeout_s"] = config.exec_timeout_s
-    if config.exec_memory_mb:
-        kwargs["memory_mb"] = config.exec_memory_mb
-    if config.exec_workers:
-        kwargs["workers"] = config.exec_workers
-    if model_cache is not None:
-        kwargs["model_cache"] = model_cache
-    return SandboxConfig(**kwargs)
+    """The eval's sandbox, with the model cache it built (None when execution is off)."""
+    if config.sandbox is None:
+        return None
+    return config.sandbox.model_copy(update={"model_cache": model_cache})
 
 
 def execute_samples(
     config: EvalConfig, rows: Sequence[dict[str, Any]], records: Sequence[Any], run_dir: Path
 ) -> dict[str, dict[str, Any]]:
     """`{code_sha256: result}` for every distinct code of `rows` (nothing when sandbox is 'none')."""
-    if config.sandbox == "none":
+    if config.sandbox is None:
         return {}
     from gorilla_rlaif.harness import Snippet, run_snippets
 
@@ -67,7 +55,7 @@ def execute_samples(
     if not snippets:
         return {}
     cache = model_cache_for(records, config.model_cache)
-    log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox)
+    log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox_backend)
     results = run_snippets(
         list(snippets.values()),
         sandbox_config(config, cache),
@@ -91,7 +79,8 @@ def _result_dict(result: Any) -> dict[str, Any]:
 def exec_field(
     row: dict[str, Any], executed: dict[str, dict[str, Any]], sandbox: str
 ) -> dict[str, Any] | None:
-    """What a sample stores about its execution (stdout/stderr stay in executions.jsonl)."""
+    """What a sample stores about its execution (stdout/stderr stay in executions.jsonl);
+    `sandbox` is the backend name, "none" when execution is off."""
     if sandbox == "none":
         return None
     code = sample_code(row)

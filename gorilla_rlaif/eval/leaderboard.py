@@ -16,7 +16,7 @@ from typing import Any
 
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.eval.run import RESULTS_FILE
-from gorilla_rlaif.eval.score import METRIC_LABELS, METRICS
+from gorilla_rlaif.metrics.names import METRIC_LABELS, METRICS
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,7 @@ def collect_runs(output: str | Path) -> list[dict[str, Any]]:
         )
     runs = []
     for path in sorted(output.glob(f"*/*/{RESULTS_FILE}")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-        if "hubs" not in record:
-            raise DataError("not a gorilla-bench results file (no 'hubs')", path=path)
+        record = read_results(path)
         record["_path"] = str(path)
         runs.append(record)
     if not runs:
@@ -58,12 +53,34 @@ def collect_runs(output: str | Path) -> list[dict[str, Any]]:
     return runs
 
 
+def read_results(path: Path) -> dict[str, Any]:
+    """A results.json, checked where the table and plot read it: every metric value a number."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {exc.start}): not a results file", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if not isinstance(record, dict) or not isinstance(record.get("hubs"), dict) or "model" not in record:
+        raise DataError("not a gorilla-bench results file (no 'model' and 'hubs')", path=path)
+    for hub, block in record["hubs"].items():
+        for key, metric in ((block or {}).get("metrics") or {}).items():
+            value = (metric or {}).get("value")
+            interval = (metric or {}).get("ci95") or []
+            numbers = [value, *interval]
+            if any(
+                v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))) for v in numbers
+            ):
+                raise DataError(f"hubs.{hub}.metrics.{key}: value {value!r} is not a number", path=path)
+    return record
+
+
 def format_metric(metric: dict[str, Any] | None) -> str:
     """A results.json metric as a table cell: percent, [95% interval], ±std over several runs."""
     if not metric or metric.get("value") is None:
         return "–"
     text = f"{100 * metric['value']:.1f}"
-    if metric.get("ci95"):
+    if metric.get("ci95") and metric["ci95"][0] is not None:
         low, high = metric["ci95"]
         text += f" [{100 * low:.1f}, {100 * high:.1f}]"
     if len(metric.get("runs") or []) > 1:
@@ -137,7 +154,7 @@ def render_plot(runs: list[dict[str, Any]], path: Path) -> None:
             errors = np.zeros((2, len(PLOT_METRICS)))
             for j, key in enumerate(PLOT_METRICS):
                 ci = (metrics.get(key) or {}).get("ci95")
-                if ci:
+                if ci and ci[0] is not None:
                     errors[0, j] = max(0.0, values[j] - 100 * ci[0])
                     errors[1, j] = max(0.0, 100 * ci[1] - values[j])
             ax.bar(

@@ -15,9 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from gorilla_rlaif.config import describe_errors
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.eval.config import EvalConfig
-from gorilla_rlaif.eval.run import RESULTS_FILE, RUN_FILE, SAMPLES_FILE, finalize_run
+from gorilla_rlaif.eval.run import RESULTS_FILE, RUN_FILE, SAMPLES_FILE, finalize_run, read_run_file
 from gorilla_rlaif.io import read_jsonl
 from gorilla_rlaif.provenance import utc_now
 
@@ -31,8 +34,11 @@ def load_run_config(run_dir: str | Path) -> EvalConfig:
         raise DataError(
             f"not an eval run directory (no {RUN_FILE}; expected OUTPUT/MODEL/RUN/)", path=run_dir
         )
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    config = EvalConfig.model_validate(saved["config"])
+    saved = read_run_file(run_dir)
+    try:
+        config = EvalConfig.model_validate(saved["config"])
+    except ValidationError as exc:
+        raise DataError(f"config: {describe_errors(exc)}", path=path) from None
     # The directory may have moved since: write where it is now.
     return config.model_copy(
         update={

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gorilla_rlaif.artifacts import SampleRow, parse_row
 from gorilla_rlaif.errors import ConfigError, DataError, GorillaRlaifError
 from gorilla_rlaif.eval.config import EvalConfig
 from gorilla_rlaif.eval.prompts import EvalPrompt, HubPrompts, load_eval_prompts
@@ -55,7 +56,7 @@ def _prepare_run_dir(config: EvalConfig) -> Path:
     run_dir = config.run_dir
     run_file = run_dir / RUN_FILE
     if run_file.exists():
-        saved = json.loads(run_file.read_text(encoding="utf-8"))
+        saved = read_run_file(run_dir)
         if saved.get("config_hash") != config.config_hash:
             raise ConfigError(
                 f"{run_dir} holds a run made with another configuration (config hash "
@@ -78,6 +79,20 @@ def _prepare_run_dir(config: EvalConfig) -> Path:
     return run_dir
 
 
+def read_run_file(run_dir: Path) -> dict[str, Any]:
+    """`RUN/run.json`: the config the run was made with (a damaged file is named, not a traceback)."""
+    path = run_dir / RUN_FILE
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"unreadable ({type(exc).__name__}: {exc}); delete the run directory to start over", path=path
+        ) from None
+    if not isinstance(saved, dict) or "config" not in saved:
+        raise DataError("not a run record of gorilla-bench eval (no 'config')", path=path)
+    return saved
+
+
 def run_eval(config: EvalConfig, *, backend: Any = None) -> Path:
     """Evaluate `config.model` and return the run directory (holding results.json).
 
@@ -85,6 +100,10 @@ def run_eval(config: EvalConfig, *, backend: Any = None) -> Path:
     asked again, snippets already executed are not run again. `backend` lets a caller pass an
     already-loaded `EvalBackend` (the pipeline evaluates a model it just trained).
     """
+    if backend is None:
+        from gorilla_rlaif.eval.backends import backend_class
+
+        backend_class(config).check(config)  # before anything is written
     run_dir = _prepare_run_dir(config)
     hub_prompts = load_eval_prompts(config)
     timing: dict[str, Any] = {}
@@ -151,7 +170,7 @@ def _generate(
 
         bar = tqdm(total=total, initial=total - len(todo), unit="prompt", desc="generate")
     size = (
-        getattr(backend, "batch_size", None) or config.batch_size
+        getattr(backend, "batch_size", None) or config.generation.batch_size
     )  # callers may pass any object with complete()
     failed: list[str] = []
     tokens = 0
@@ -192,22 +211,21 @@ def _sample_row(
 ) -> dict[str, Any]:
     from gorilla_rlaif.data import parse_completion
 
-    row = {
-        "id": sample_id(prompt, run),
-        "run": run,
-        "hub": prompt.hub,
-        "question_id": prompt.question_id,
-        "record_id": prompt.record.id,
-        "seed": seed,
-        "prompt": backend.shown_prompt(prompt),
-        "response": completion.text,
-        "response_sha256": response_sha256(completion.text),
-        "parsed": parse_completion(completion.text),
-        "tokens": completion.tokens,
-    }
-    if completion.meta:
-        row["meta"] = completion.meta
-    return row
+    row = SampleRow(
+        id=sample_id(prompt, run),
+        run=run,
+        hub=prompt.hub,
+        question_id=prompt.question_id,
+        record_id=prompt.record.id,
+        seed=seed,
+        prompt=backend.shown_prompt(prompt),
+        response=completion.text,
+        response_sha256=response_sha256(completion.text),
+        parsed=parse_completion(completion.text),
+        tokens=completion.tokens,
+        **({"meta": completion.meta} if completion.meta else {}),
+    )
+    return row.model_dump(mode="json", exclude_unset=True)
 
 
 def _read_results(run_dir: Path) -> dict[str, Any] | None:
@@ -252,7 +270,7 @@ def finalize_run(
         for row, verdict in zip(group, verdicts, strict=True):
             row["score"] = verdict
     for row in rows:
-        row["exec"] = exec_field(row, executed, config.sandbox)
+        row["exec"] = exec_field(row, executed, config.sandbox_backend)
     hubs: dict[str, Any] = {}
     for hub in config.hubs:
         hub_rows = [r for r in rows if r["hub"] == hub]
@@ -291,11 +309,17 @@ def finalize_run(
 def _check_rows(run_dir: Path, rows: list[dict[str, Any]], hub_prompts: dict[str, HubPrompts]) -> None:
     """Saved samples must belong to these prompts and their responses to their hashes."""
     known = {(hub, p.question_id) for hub, hp in hub_prompts.items() for p in hp.prompts}
+    seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
         where = run_dir / SAMPLES_FILE
-        for key in ("id", "run", "hub", "question_id", "response", "response_sha256"):
-            if key not in row:
-                raise DataError(f"sample has no {key!r}", path=where, line=number)
+        parse_row(SampleRow, row, where, number)
+        if row["id"] in seen:
+            raise DataError(
+                f"duplicate sample {row['id']} (first on line {seen[row['id']]}): a sample is scored once",
+                path=where,
+                line=number,
+            )
+        seen[row["id"]] = number
         if (row["hub"], row["question_id"]) not in known:
             raise DataError(
                 f"sample {row['id']} is not one of this run's prompts (config changed?)",

@@ -17,17 +17,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from gorilla_rlaif.metrics.names import METRICS
+
 # key, label, True if higher is better
-METRICS: tuple[tuple[str, str, bool], ...] = (
-    ("ast_accuracy", "AST accuracy", True),
-    ("hallucination_rate", "Hallucination", False),
-    ("error_rate", "Wrong API", False),
-    ("ast_accuracy_strict", "AST accuracy (strict)", True),
-    ("rouge_l", "ROUGE-L", True),
-    ("codebleu", "CodeBLEU", True),
-    ("executability", "Executability", True),
-)
-METRIC_LABELS = {key: label for key, label, _ in METRICS}
+
 NO_CODE = "no_code"  # the response has no `code` section: nothing to execute
 
 

@@ -12,7 +12,6 @@ so a batch regenerated after a crash gives the same rows; rows already written a
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -20,10 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gorilla_rlaif.artifacts import CandidateRow
+from gorilla_rlaif.config import operational
 from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.generate.base import GENERATORS, GenerationConfig, Generator, cut_at_stop, make_generator
-from gorilla_rlaif.io import JsonlAppender, read_jsonl, sha256_file, write_json
+from gorilla_rlaif.io import JsonlAppender, read_jsonl, sha256_file
 from gorilla_rlaif.provenance import provenance, stable_hash
+from gorilla_rlaif.sidecar import check_outputs, read_sidecar, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +37,20 @@ __all__ = [
     "cut_at_stop",
     "generate_candidates",
     "make_generator",
-    "read_meta",
     "read_prompts",
 ]
 
 
 class CandidatesConfig(BaseModel):
-    """What `gorilla-rlaif generate` does."""
+    """What `gorilla-rlaif generate` does: which prompts, how to sample (`GenerationConfig`), where to."""
 
     model_config = ConfigDict(extra="forbid")
 
-    prompts: str
-    output: str
+    prompts: str = Field(description="JSONL of prompts (rows with id + prompt or instruction)")
+    output: str = Field(description="candidates JSONL (appended to / resumed)")
     generation: GenerationConfig
     limit: int | None = Field(None, ge=1, description="use only the first N prompts")
-
-
-def meta_path(output: str | Path) -> Path:
-    out = Path(output)
-    return out.with_name(out.name.removesuffix(".jsonl") + ".meta.json")
-
-
-def read_meta(output: str | Path) -> dict[str, Any] | None:
-    """The provenance written next to a JSONL artifact, if any."""
-    path = meta_path(output)
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    progress: bool = operational(True, description="progress bar")
 
 
 def _reference(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -107,13 +93,10 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[dict[str, A
 
 
 def _source_data(prompts: str | Path) -> dict[str, Any] | None:
-    """The APIBench files behind a prompts file made by `gorilla-rlaif data splits` (its manifest)."""
-    manifest = Path(prompts).parent / "manifest.json"
-    if not manifest.exists():
-        return None
+    """The APIBench files behind a prompts file made by `gorilla-rlaif data splits` (its record)."""
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("inputs")
-    except (json.JSONDecodeError, AttributeError):
+        return (read_sidecar(Path(prompts).parent) or {}).get("inputs")
+    except DataError:
         return None
 
 
@@ -125,17 +108,19 @@ def generate_candidates(
     config: CandidatesConfig, progress: bool = True, generator: Generator | None = None
 ) -> dict[str, Any]:
     """Sample candidates for every prompt into `config.output` (resuming); return counts."""
+    check_outputs({"prompts": config.prompts}, {"output": config.output}, stage="generate")
     prompts = read_prompts(config.prompts, config.limit)
     gen = config.generation
     config_hash = stable_hash(gen.model_dump(mode="json"), length=32)
-    previous = read_meta(config.output)
+    previous = read_sidecar(config.output)
     if Path(config.output).exists() and previous and previous.get("generation_config_hash") != config_hash:
         raise ConfigError(
             f"{config.output} was generated with another configuration: use a new --output, or delete it to start over"
         )
-    appender = JsonlAppender(config.output, key="id")
-    per_prompt = Counter(row.get("prompt_id") for row in appender.rows)
-    expected = {row.get("prompt_id"): row.get("kept") for row in appender.rows}
+    output = Path(config.output)
+    existing = [r for _, r in read_jsonl(output, allow_empty=True, torn_tail=True)] if output.exists() else []
+    per_prompt = Counter(row.get("prompt_id") for row in existing)
+    expected = {row.get("prompt_id"): row.get("kept") for row in existing}
     batches = [prompts[i : i + gen.batch_size] for i in range(0, len(prompts), gen.batch_size)]
     todo = [
         b
@@ -144,7 +129,9 @@ def generate_candidates(
     ]
     log.info("%d prompts in %d batches; %d batches to generate", len(prompts), len(batches), len(todo))
 
+    # the model is loaded (and checked) before anything is written
     generator = generator or (make_generator(gen) if todo else None)
+    appender = JsonlAppender(config.output, key="id")
     inputs = {"prompts": {"path": config.prompts, "sha256": sha256_file(config.prompts)}}
     meta = provenance(
         config,
@@ -154,7 +141,7 @@ def generate_candidates(
         generation_config_hash=config_hash,
         generator=generator.describe() if generator else (previous or {}).get("generator"),
     )
-    write_json(meta_path(config.output), {**meta, "status": "running"})
+    write_sidecar(config.output, {**meta, "status": "running"})
     duplicates = 0
     bar = None
     if progress:
@@ -183,20 +170,18 @@ def generate_candidates(
                     seen.add(norm)
                     kept.append((k, text))
                 for k, text in kept:
-                    row = {
-                        "id": f"{prompt['id']}#{k}",
-                        "prompt_id": prompt["id"],
-                        "prompt": prompt["prompt"],
-                        "completion": text,
-                        "sample": k,
-                        "kept": len(kept),
-                    }
-                    if prompt.get("hub"):
-                        row["hub"] = prompt["hub"]
-                    if prompt.get("reference"):
-                        row["reference"] = prompt["reference"]
-                    if row["id"] not in appender:
-                        appender.append(row)
+                    row = CandidateRow(
+                        id=f"{prompt['id']}#{k}",
+                        prompt_id=prompt["id"],
+                        prompt=prompt["prompt"],
+                        completion=text,
+                        sample=k,
+                        kept=len(kept),
+                        **({"hub": prompt["hub"]} if prompt.get("hub") else {}),
+                        **({"reference": prompt["reference"]} if prompt.get("reference") else {}),
+                    )
+                    if row.id not in appender:
+                        appender.append(row.model_dump(mode="json", exclude_unset=True))
             if bar is not None:
                 bar.update(len(batch))
     finally:
@@ -211,5 +196,5 @@ def generate_candidates(
         "mean_unique_per_prompt": round(len(rows) / max(len(prompts), 1), 3),
         "truncated_prompts_this_run": getattr(generator, "truncated", 0),
     }
-    write_json(meta_path(config.output), {**meta, "status": "complete", "counts": counts})
+    write_sidecar(config.output, {**meta, "status": "complete", "counts": counts})
     return counts

@@ -14,26 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.errors import ConfigError
-from gorilla_rlaif.generate.base import GenerationConfig, Generator, cut_at_stop
+from gorilla_rlaif.generate.base import DecodingConfig, Generator, cut_at_stop, resolve_device
 
 log = logging.getLogger(__name__)
 
 
 class HFGenerator(Generator):
-    def __init__(self, config: GenerationConfig):
-        super().__init__(config)
+    backend = "hf"
+
+    def __init__(self, config: DecodingConfig, model: str):
+        device, dtype = resolve_device(config.device, config.dtype)
+        super().__init__(config.model_copy(update={"device": device, "dtype": dtype}), model)
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from gorilla_rlaif.models import load_causal_lm
 
         self.torch = torch
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(config.model)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                config.model, dtype=getattr(torch, config.dtype)
-            )
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot load model {config.model!r}: {exc}") from None
-        self.model.to(config.device).eval()
+        self.model, self.tokenizer = load_causal_lm(model, dtype=getattr(torch, dtype), role="generator")
+        self.model.to(device).eval()
         self.tokenizer.padding_side = "left"
         self.tokenizer.truncation_side = "left"
         if self.tokenizer.pad_token is None:
@@ -65,8 +63,8 @@ class HFGenerator(Generator):
         return kwargs
 
     def describe(self) -> dict[str, Any]:
-        path = Path(self.config.model)
-        out = {"backend": "hf", "model": self.config.model, "generate_kwargs": self.generation_kwargs()}
+        path = Path(self.model_name)
+        out = {"backend": "hf", "model": self.model_name, "generate_kwargs": self.generation_kwargs()}
         if (path / "config.json").exists():
             from gorilla_rlaif.io import sha256_file
 

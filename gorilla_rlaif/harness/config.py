@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from gorilla_rlaif.config import operational
 from gorilla_rlaif.errors import ConfigError
 
 HARNESS_DIR = Path(__file__).resolve().parent
@@ -35,23 +36,24 @@ def default_site_packages() -> list[Path]:
 
 
 class SandboxConfig(BaseModel):
-    """How snippets run. Limits mean the same on both backends."""
+    """How snippets run. Limits mean the same on both backends. Fields marked `operational`
+    change how fast or where snippets run, not their results; the others key stored results."""
 
     # Parameters that choose the sandbox
     backend: Literal["local", "docker"] = "docker"
     local_isolation: Literal["auto", "bwrap", "process"] = Field(
         "auto", description="local backend: bubblewrap if installed (auto), or a bare process (no isolation)"
     )
-    container_reuse: bool = Field(
+    container_reuse: bool = operational(
         True, description="docker: keep one warm container per worker, wiped between snippets"
     )
     image: str = Field(default_factory=default_image)
-    docker_host: str | None = Field(
+    docker_host: str | None = operational(
         None, description="Docker/Podman socket; default: DOCKER_HOST or the default socket"
     )
 
     # Parameters that control the limits of one snippet
-    timeout_s: float = Field(30.0, gt=0, description="wall-time limit")
+    timeout_s: float = Field(30.0, gt=0, le=86400, description="wall-time limit, seconds (at most a day)")
     memory_mb: int = Field(2048, ge=64, description="address-space (rlimit) and container memory limit")
     max_procs: int = Field(64, ge=4, description="processes + threads the snippet may have at once")
     max_file_mb: int = Field(64, ge=1, description="largest file the snippet may write")
@@ -61,23 +63,23 @@ class SandboxConfig(BaseModel):
     )
 
     # Parameters that control what the sandbox sees
-    model_cache: Path | None = Field(
+    model_cache: Path | None = operational(
         None, description="directory with huggingface/ (HF_HOME) and torch/ (TORCH_HOME), mounted at /cache"
     )
-    site_packages: list[Path] = Field(default_factory=default_site_packages)
+    site_packages: list[Path] = operational(default_factory=default_site_packages)
     mount_site_packages: bool = Field(True, description="off when the image has its own libraries")
     env: dict[str, str] = Field(
         default_factory=dict, description="extra variables for the snippet (never inherited)"
     )
 
     # Parameters that control throughput
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
-    preload: bool = Field(
+    workers: int = operational(default_factory=lambda: os.cpu_count() or 1, ge=1, le=1024)
+    preload: bool = operational(
         True,
         description="each worker runs a fork server that imports preload_modules once and forks a "
         "fresh child per snippet (False: a new interpreter per snippet, 'one-shot')",
     )
-    preload_modules: list[str] = Field(
+    preload_modules: list[str] = operational(
         default_factory=lambda: list(DEFAULT_PRELOAD),
         description="modules the fork server imports (those not importable are skipped)",
     )

@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.harness.backends import Backend, Worker, WorkerBroken, load_backend
 from gorilla_rlaif.harness.config import SandboxConfig
 from gorilla_rlaif.harness.runner import classify
-from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status
+from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status, code_sha256
 from gorilla_rlaif.io import JsonlAppender
+from gorilla_rlaif.provenance import stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -118,20 +120,28 @@ def run_snippets(
 ) -> list[ExecResult]:
     """Run every snippet in the sandbox `config` describes; return one result per snippet, in order.
 
-    With `output`, each result is appended to that JSONL file as it finishes; results already in
-    the file are reused (an interrupted run re-runs only the snippets without a row).
+    With `output`, each result is appended to that JSONL file as it finishes; a row already in the
+    file is reused when it is of the same id, the same code and the same limits (an interrupted run
+    re-runs only the snippets without such a row; a changed snippet or limit runs again, and the
+    file keeps one row per id, the newest).
     """
     from tqdm.auto import tqdm
 
     items = _coerce(snippets)
     results: dict[str, ExecResult] = {}
+    keys = {s.id: (code_sha256(s.code), sandbox_hash(config)) for s in items}
     appender = JsonlAppender(output) if output is not None else None
+    stale = 0
     try:
         if appender is not None:
-            wanted = {s.id for s in items}
             for row in appender.rows:
-                if row.get("id") in wanted:
+                key = keys.get(row.get("id"))
+                if key is None:
+                    continue
+                if (row.get("code_sha256"), row.get("sandbox_hash")) == key:
                     results[row["id"]] = ExecResult.model_validate(row)
+                else:
+                    stale += 1
         todo = [s for s in items if s.id not in results]
         if results:
             log.info("resuming: %d of %d snippets already have a result", len(results), len(items))
@@ -144,7 +154,10 @@ def run_snippets(
                 with ThreadPoolExecutor(max_workers=min(config.workers, len(todo))) as executor:
                     futures = [executor.submit(_run_one, pool, s) for s in todo]
                     for future in as_completed(futures):
-                        result = future.result()
+                        sha, limits = keys[future.result().id]
+                        result = future.result().model_copy(
+                            update={"code_sha256": sha, "sandbox_hash": limits}
+                        )
                         results[result.id] = result
                         if appender is not None:
                             appender.append(result.model_dump(mode="json"))
@@ -157,7 +170,22 @@ def run_snippets(
     finally:
         if appender is not None:
             appender.close()
+    if output is not None and stale:  # rows of other code or limits were superseded: one row per id
+        _compact(Path(output), [results[s.id] for s in items if s.id in results])
     return [results[s.id] for s in items]
+
+
+def sandbox_hash(config: SandboxConfig) -> str:
+    """What in the config decides a result (limits, isolation, image), not how fast it runs."""
+    return stable_hash(identity(config), length=16)
+
+
+def _compact(output: Path, current: list[ExecResult]) -> None:
+    from gorilla_rlaif.io import read_jsonl, write_jsonl
+
+    keep = {r.id: r.model_dump(mode="json") for r in current}
+    others = [row for _, row in read_jsonl(output, allow_empty=True) if row.get("id") not in keep]
+    write_jsonl(output, [*keep.values(), *others])
 
 
 __all__ = ["run_snippets", "to_result"]

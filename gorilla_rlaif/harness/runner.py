@@ -13,9 +13,9 @@ exception through a pipe. The parent (the supervisor) reads stdout/stderr with c
 the first N KiB and discards the rest, never buffering more), kills the child's session at the
 deadline, kills every process the snippet left behind (`kill(-1)` inside the sandbox's PID
 namespace), wipes the scratch directories, and prints a single JSON line. A fork server that keeps
-libraries preloaded (issue 9) reuses `run_request` per fork unchanged.
+libraries preloaded reuses `run_request` per fork unchanged.
 
-Preloaded mode (issue 9): `--serve` turns the supervisor into a long-lived fork server. It reads
+Preloaded mode: `--serve` turns the supervisor into a long-lived fork server. It reads
 a hello line (environment, site dirs, modules to preload) on stdin, imports those modules ONCE,
 answers `{"ready": ...}`, then reads one request per line and answers one report per line. Each
 request still runs in its own forked child through `run_request`: fork copies the preloaded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from enum import Enum
@@ -45,6 +46,15 @@ class ExecResult(BaseModel):
     error_message: str | None = None
     stdout: str = ""
     stderr: str = ""
+    # What determined the row: a results file is resumed only for the same code under the same
+    # limits (`SandboxConfig`'s non-operational fields), never for an id alone.
+    code_sha256: str | None = None
+    sandbox_hash: str | None = None
+
+
+def code_sha256(code: str) -> str:
+    """What identifies a snippet's code (eval runs each distinct code once, keyed by it)."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 def summarize(results: Iterable[ExecResult]) -> dict:

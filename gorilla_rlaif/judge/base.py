@@ -50,44 +50,76 @@ def parse_judge_spec(spec: str) -> tuple[str, str | None]:
     return backend, None
 
 
-class JudgeConfig(BaseModel):
-    """Which judge, and how it asks. Parameters that control:"""
-
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # ... the judge and the questions
-    judge: str = Field("rules", description="openai:MODEL | hf:PATH | rules")
-    rubric: str | None = Field(
-        None, description="built-in rubric name or YAML path (default: the paper's eight)"
-    )
-    # ... the openai backend
-    mode: Literal["per-question", "rubric"] = Field(
-        "per-question",
-        description="per-question: one request per question with logprobs; rubric: one JSON answer for all",
-    )
+
+class OpenAIJudgeSettings(_Strict):
+    """How the `openai:MODEL` judge asks (the model itself is named in `judge`, nowhere else)."""
+
     response_format: Literal["json_schema", "json_object"] = Field(
         "json_schema", description="rubric mode: structured outputs (json_schema) or plain JSON mode"
     )
     top_logprobs: int = Field(
         5, ge=0, le=20, description="per-question mode: alternatives to read P(yes) from"
     )
-    llm: LLMSettings = Field(default_factory=LLMSettings)
-    # ... the hf backend
-    batch_size: int = Field(8, ge=1)
-    device: str = "cpu"
-    # ... the rules backend
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings,
+        description="server, pace, retries, prices; `llm.model` follows `judge` (openai:MODEL)",
+    )
+
+
+class HFJudgeSettings(_Strict):
+    """How the `hf:PATH` judge runs its forward passes."""
+
+    batch_size: int = Field(8, ge=1, description="(candidate, question) prompts per forward pass")
+    device: str = Field("cpu", description="torch device: cpu, cuda, cuda:N")
+
+
+class RulesJudgeSettings(_Strict):
+    """Where the `rules` judge finds the API database."""
+
     hub: str | None = Field(
         None, description="API database for rows without a `hub` field (default torchhub)"
     )
-    data_dir: str | None = None
+    data_dir: str | None = Field(None, description="local APIBench directory (else Hub, else bundled)")
+
+
+class JudgeConfig(_Strict):
+    """Which judge, and how it asks: `judge` picks the backend and its model, each backend reads
+    only its own block (`openai`, `hf`, `rules`)."""
+
+    judge: str = Field("rules", description="openai:MODEL | hf:PATH | rules")
+    rubric: str | None = Field(
+        None, description="built-in rubric name or YAML path (default: the paper's eight)"
+    )
+    mode: Literal["per-question", "rubric"] = Field(
+        "per-question",
+        description="per-question: one request per question with logprobs; rubric: one JSON answer for "
+        "all (openai only)",
+    )
+    openai: OpenAIJudgeSettings = Field(default_factory=OpenAIJudgeSettings)
+    hf: HFJudgeSettings = Field(default_factory=HFJudgeSettings)
+    rules: RulesJudgeSettings = Field(default_factory=RulesJudgeSettings)
 
     @model_validator(mode="after")
     def _check(self) -> JudgeConfig:
         backend, arg = parse_judge_spec(self.judge)
-        if backend == "openai" and arg and self.llm.model != arg:
-            object.__setattr__(self, "llm", self.llm.model_copy(update={"model": arg}))
-        if backend == "hf" and self.mode == "rubric":
-            raise ValueError("the hf judge scores one question at a time: use --mode per-question")
+        if backend != "openai" and self.mode == "rubric":
+            raise ValueError(
+                f"mode=rubric needs the openai judge: the {backend} judge answers one question at a time "
+                "(use mode=per-question)"
+            )
+        if backend == "openai":
+            llm = self.openai.llm
+            if "model" in llm.model_fields_set and llm.model != arg:
+                # The model is named once, in `judge`: a second place could only disagree with it.
+                raise ValueError(
+                    f"openai.llm.model={llm.model!r} disagrees with judge={self.judge!r}: name the model "
+                    f"once, as judge=openai:{llm.model}"
+                )
+            if llm.model != arg:
+                self.openai.llm = llm.model_copy(update={"model": arg})
         return self
 
     @property

@@ -29,16 +29,13 @@ class HFJudge(Judge):
     def __init__(self, config: JudgeConfig, rubric: Rubric, **_: Any):
         super().__init__(config, rubric)
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from gorilla_rlaif.errors import ConfigError
+        from gorilla_rlaif.models import load_causal_lm
 
         self.model_path = config.judge.partition(":")[2]
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-            self.model = AutoModelForCausalLM.from_pretrained(self.model_path).to(config.device).eval()
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot load judge model {self.model_path!r}: {exc}") from None
+        self.model, self.tokenizer = load_causal_lm(self.model_path, role="judge")
+        self.model = self.model.to(config.hf.device).eval()
         self.torch = torch
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -107,7 +104,7 @@ class HFJudge(Judge):
             for _ in items
         ]
         remaining = [len(self.rubric.questions)] * len(items)
-        size = self.config.batch_size
+        size = self.config.hf.batch_size
         for start in range(0, len(pairs), size):
             batch = pairs[start : start + size]
             probabilities, truncated = self.p_yes([self.prompt(items[i], q) for i, q in batch])

@@ -15,7 +15,6 @@ the backend gives probabilities), `answers` and `p_yes` per question, `raw` answ
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -23,15 +22,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gorilla_rlaif.artifacts import CandidateRow, FeedbackRow, JudgeInfo, JudgeUsage, parse_row
+from gorilla_rlaif.config import operational
 from gorilla_rlaif.errors import ConfigError, DataError
 from gorilla_rlaif.io import JsonlAppender, read_jsonl, sha256_file, write_json, write_jsonl
 from gorilla_rlaif.judge.base import JudgeConfig, JudgeItem, Judgment, instruction_from_prompt, make_judge
 from gorilla_rlaif.judge.rubric import Rubric, load_rubric
 from gorilla_rlaif.provenance import provenance, stable_hash, utc_now
+from gorilla_rlaif.sidecar import check_outputs, sidecar_path
 
 log = logging.getLogger(__name__)
-
-CANDIDATE_FIELDS = ("id", "prompt", "completion")
 
 
 class LabelConfig(BaseModel):
@@ -39,13 +39,14 @@ class LabelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidates: str
-    output: str
-    cache: str | None = Field(
-        None, description="SQLite answer cache (default: OUTPUT's name + .cache.sqlite)"
+    candidates: str = Field(description="candidates JSONL (from `gorilla-rlaif generate`)")
+    output: str = Field(description="feedback JSONL (appended to / resumed)")
+    cache: str | None = operational(
+        None, description="openai judge: SQLite answer cache (default: OUTPUT's name + .cache.sqlite)"
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     limit: int | None = Field(None, ge=1, description="label only the first N candidates")
+    progress: bool = operational(True, description="progress bar")
 
     @property
     def cache_path(self) -> Path:
@@ -56,103 +57,74 @@ class LabelConfig(BaseModel):
 
     @property
     def meta_path(self) -> Path:
-        return meta_path(self.output)
+        return sidecar_path(self.output)
 
 
-def meta_path(output: str | Path) -> Path:
-    """The JSON file next to a JSONL artifact that records how it was made."""
-    out = Path(output)
-    return out.with_name(out.name.removesuffix(".jsonl") + ".meta.json")
-
-
-def read_candidates(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """Candidate rows, validated: `id`, `prompt`, `completion` strings (ids unique); `prompt_id`
-    defaults to a hash of the prompt. Errors name the file and line."""
-    rows: list[dict[str, Any]] = []
+def read_candidates(path: str | Path, limit: int | None = None) -> list[CandidateRow]:
+    """Candidate rows (`CandidateRow`, ids unique); errors name the file, line and field."""
+    rows: list[CandidateRow] = []
     seen: dict[str, int] = {}
-    for line, row in read_jsonl(path):
-        missing = [f for f in CANDIDATE_FIELDS if f not in row]
-        if missing:
-            raise DataError(
-                f"candidate is missing {', '.join(repr(m) for m in missing)} (rows need id, prompt_id, prompt, completion)",
-                path=path,
-                line=line,
-            )
-        for name in ("prompt", "completion"):
-            if not isinstance(row[name], str):
-                raise DataError(
-                    f"field {name!r} must be a string, got {type(row[name]).__name__}", path=path, line=line
-                )
-        if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
-            raise DataError(
-                f"field 'id' must be a string, got {type(row['id']).__name__}", path=path, line=line
-            )
-        row = dict(row)
-        row["id"] = str(row["id"])
-        if row["id"] in seen:
-            raise DataError(
-                f"duplicate id {row['id']!r} (first on line {seen[row['id']]})", path=path, line=line
-            )
-        seen[row["id"]] = line
-        row["prompt_id"] = str(row.get("prompt_id") or stable_hash(row["prompt"]))
+    for line, raw in read_jsonl(path):
+        row = parse_row(CandidateRow, raw, path, line)
+        if row.id in seen:
+            raise DataError(f"duplicate id {row.id!r} (first on line {seen[row.id]})", path=path, line=line)
+        seen[row.id] = line
         rows.append(row)
         if limit and len(rows) >= limit:
             break
     return rows
 
 
-def to_item(row: dict[str, Any], default_hub: str | None) -> JudgeItem:
-    reference = row.get("reference") if isinstance(row.get("reference"), dict) else None
+def to_item(row: CandidateRow, default_hub: str | None) -> JudgeItem:
     return JudgeItem(
-        id=row["id"],
-        instruction=instruction_from_prompt(row["prompt"]),
-        completion=row["completion"],
-        hub=row.get("hub") or default_hub,
-        reference=reference,
+        id=row.id,
+        instruction=instruction_from_prompt(row.prompt),
+        completion=row.completion,
+        hub=row.hub or default_hub,
+        reference=row.reference.model_dump(exclude_none=True) if row.reference else None,
     )
 
 
 def feedback_row(
-    candidate: dict[str, Any], judgment: Judgment, rubric: Rubric, judge_info: dict[str, Any]
+    candidate: CandidateRow, judgment: Judgment, rubric: Rubric, judge_info: dict[str, Any]
 ) -> dict[str, Any]:
+    """The candidate's fields as given, then the judge's (`FeedbackRow`)."""
     ok = judgment.ok
-    row = dict(candidate)
-    row.update(
-        {
-            "status": "ok" if ok else "failed",
-            "error": judgment.error,
-            "score": rubric.score(judgment.answers) if ok else None,
-            "max_score": rubric.max_score,
-            "weighted_score": rubric.weighted_score(judgment.p_yes) if ok else None,
-            "answers": judgment.answers,
-            "p_yes": judgment.p_yes,
-            "raw": judgment.raw,
-            "judge": judge_info,
-            "usage": {
-                "requests": judgment.requests,
-                "cached_requests": judgment.cached_requests,
-                "prompt_tokens": judgment.prompt_tokens,
-                "completion_tokens": judgment.completion_tokens,
-            },
-            "cost_usd": judgment.cost_usd,
-            "judged_at": utc_now(),
-        }
+    weighted = rubric.weighted_score(judgment.p_yes) if ok else None
+    row = FeedbackRow(
+        **candidate.model_dump(exclude_unset=True),
+        status="ok" if ok else "failed",
+        error=judgment.error,
+        score=rubric.score(judgment.answers) if ok else None,
+        max_score=rubric.max_score,
+        weighted_score=round(weighted, 6) if weighted is not None else None,
+        answers=judgment.answers,
+        p_yes=judgment.p_yes,
+        raw=judgment.raw,
+        judge=JudgeInfo.model_validate(judge_info),
+        usage=JudgeUsage(
+            requests=judgment.requests,
+            cached_requests=judgment.cached_requests,
+            prompt_tokens=judgment.prompt_tokens,
+            completion_tokens=judgment.completion_tokens,
+        ),
+        cost_usd=judgment.cost_usd,
+        judged_at=utc_now(),
+        **({"judge_notes": judgment.extra} if judgment.extra else {}),
     )
-    if judgment.extra:
-        row["judge_notes"] = judgment.extra
-    if row["weighted_score"] is not None:
-        row["weighted_score"] = round(row["weighted_score"], 6)
-    return row
+    return row.model_dump(mode="json", exclude_unset=True)
 
 
 def _check_compatible(config: LabelConfig, settings_hash: str, existing: list[dict[str, Any]]) -> None:
-    previous = None
+    from gorilla_rlaif.sidecar import read_sidecar
+
     if not existing:
         return
-    if config.meta_path.exists():
-        previous = json.loads(config.meta_path.read_text(encoding="utf-8")).get("judge_settings_hash")
-    elif existing:
-        previous = existing[-1].get("judge", {}).get("settings_hash")
+    meta = read_sidecar(config.output)
+    if meta is not None:
+        previous = meta.get("judge_settings_hash")
+    else:
+        previous = (existing[-1].get("judge") or {}).get("settings_hash")
     if previous and previous != settings_hash:
         raise ConfigError(
             f"{config.output} was labeled with other judge settings (hash {previous[:12]} != {settings_hash[:12]}): "
@@ -177,6 +149,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
     """Judge every candidate of `config.candidates` into `config.output`; return the summary."""
+    check_outputs({"candidates": config.candidates}, {"output": config.output}, stage="label")
     rubric = load_rubric(config.judge.rubric)
     candidates = read_candidates(config.candidates, config.limit)
     cache = None
@@ -193,7 +166,7 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
     try:
         _check_compatible(config, settings_hash, appender.rows)
         latest = {row.get("id"): row for row in appender.rows}
-        strangers = len(set(latest) - {c["id"] for c in candidates})
+        strangers = len(set(latest) - {c.id for c in candidates})
         if strangers:
             log.warning(
                 "%s holds %d row(s) of candidates not in %s: kept",
@@ -201,12 +174,8 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
                 strangers,
                 config.candidates,
             )
-        retry = config.judge.llm.retry_failed
-        todo = [
-            c
-            for c in candidates
-            if c["id"] not in latest or (retry and latest[c["id"]].get("status") != "ok")
-        ]
+        retry = config.judge.openai.llm.retry_failed
+        todo = [c for c in candidates if c.id not in latest or (retry and latest[c.id].get("status") != "ok")]
         meta = _meta(config, judge_info, rubric, status="running", summary=None)
         write_json(config.meta_path, meta)
         log.info(
@@ -232,7 +201,7 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
                 bar.update(1)
 
         if todo:
-            default_hub = config.judge.hub
+            default_hub = config.judge.rules.hub
             judge.judge([to_item(c, default_hub) for c in todo], on_result)
         if bar is not None:
             bar.close()
@@ -249,12 +218,12 @@ def label(config: LabelConfig, progress: bool = True) -> dict[str, Any]:
     return summary
 
 
-def _compact(output: str | Path, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _compact(output: str | Path, candidates: list[CandidateRow]) -> list[dict[str, Any]]:
     """One row per candidate (the newest), in input order; rows of other ids are kept at the end."""
     latest: dict[str, dict[str, Any]] = {}
     for _, row in read_jsonl(output, allow_empty=True):
         latest[str(row.get("id"))] = row
-    order = [c["id"] for c in candidates if c["id"] in latest]
+    order = [c.id for c in candidates if c.id in latest]
     known = set(order)
     rows = [latest[i] for i in order] + [r for i, r in latest.items() if i not in known]
     write_jsonl(output, rows)
@@ -264,7 +233,7 @@ def _compact(output: str | Path, candidates: list[dict[str, Any]]) -> list[dict[
 def _meta(
     config: LabelConfig, judge_info: dict[str, Any], rubric: Rubric, *, status: str, summary: Any
 ) -> dict[str, Any]:
-    from gorilla_rlaif.generate import read_meta
+    from gorilla_rlaif.sidecar import read_sidecar
 
     inputs = {"candidates": {"path": config.candidates, "sha256": sha256_file(config.candidates)}}
     return provenance(
@@ -276,7 +245,7 @@ def _meta(
         judge_settings_hash=judge_info["settings_hash"],
         rubric=rubric.model_dump(mode="json"),
         rubric_hash=rubric.hash,
-        generation=read_meta(config.candidates),
+        generation=read_sidecar(config.candidates),
         summary=summary,
     )
 

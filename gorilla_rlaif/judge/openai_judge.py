@@ -64,7 +64,7 @@ class OpenAIJudge(Judge):
     def __init__(self, config: JudgeConfig, rubric: Rubric, cache: ResponseCache | None = None):
         super().__init__(config, rubric)
         self.cache = cache
-        self._api_key = resolve_api_key(config.llm)  # fail before any work if there is no key
+        self._api_key = resolve_api_key(config.openai.llm)  # fail before any work if there is no key
         self.client: LLMClient | None = None
         fields: dict[str, Any] = {q.id: (Literal["yes", "no"], ...) for q in rubric.questions}
         self._answers_model = create_model("RubricAnswers", **fields)
@@ -73,15 +73,15 @@ class OpenAIJudge(Judge):
     def settings(self) -> dict[str, Any]:
         out = {
             "backend": "openai",
-            "model": self.config.llm.model,
+            "model": self.config.openai.llm.model,
             "mode": self.config.mode,
             "temperature": 0.0,
             **self.rubric.describe(),
         }
         if self.config.mode == "per-question":
-            out["top_logprobs"] = self.config.top_logprobs
+            out["top_logprobs"] = self.config.openai.top_logprobs
         else:
-            out["response_format"] = self.config.response_format
+            out["response_format"] = self.config.openai.response_format
         return out
 
     def totals(self) -> dict[str, Any]:
@@ -100,7 +100,7 @@ class OpenAIJudge(Judge):
 
     def question_request(self, item: JudgeItem, index: int) -> ChatRequest:
         question = self.rubric.questions[index]
-        top = self.config.top_logprobs
+        top = self.config.openai.top_logprobs
         return ChatRequest(
             messages=self._messages(
                 self.rubric.per_question_prompt(item.instruction, item.completion, question)
@@ -113,7 +113,7 @@ class OpenAIJudge(Judge):
         )
 
     def rubric_request(self, item: JudgeItem) -> ChatRequest:
-        if self.config.response_format == "json_schema":
+        if self.config.openai.response_format == "json_schema":
             schema = {
                 "type": "object",
                 "properties": {
@@ -133,7 +133,7 @@ class OpenAIJudge(Judge):
             max_tokens=30 + 12 * len(self.rubric.questions),
             temperature=0.0,
             logprobs=True,
-            top_logprobs=max(self.config.top_logprobs, 2) if self.config.top_logprobs else None,
+            top_logprobs=max(self.config.openai.top_logprobs, 2) if self.config.openai.top_logprobs else None,
             response_format=response_format,
             key_extra=self._key_extra(),
         )
@@ -193,7 +193,7 @@ class OpenAIJudge(Judge):
     async def ajudge(self, items: Sequence[JudgeItem], on_result: OnResult | None = None) -> list[Judgment]:
         results: list[Judgment | None] = [None] * len(items)
         async with LLMClient(
-            self.config.llm, self.cache, namespace="judge:openai", api_key=self._api_key
+            self.config.openai.llm, self.cache, namespace="judge:openai", api_key=self._api_key
         ) as client:
             self.client = client
             next_index = iter(range(len(items)))
@@ -207,7 +207,7 @@ class OpenAIJudge(Judge):
 
             # Items in flight = concurrency: enough to keep every request slot busy, without
             # creating a coroutine per item for large files.
-            n_workers = min(len(items), self.config.llm.concurrency)
+            n_workers = min(len(items), self.config.openai.llm.concurrency)
             await asyncio.gather(*(worker() for _ in range(n_workers)))
             self._totals = client.totals.as_dict()
         return [r for r in results if r is not None]

@@ -17,6 +17,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gorilla_rlaif.config import describe_errors, read_yaml
 from gorilla_rlaif.errors import ConfigError
 
 DEFAULT_RUBRIC = "gorilla-apibench-v1"
@@ -127,9 +128,7 @@ def load_rubric(source: str | Path | None = None) -> Rubric:
     source = str(source or DEFAULT_RUBRIC)
     path = Path(source)
     if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.exists():
-            raise ConfigError(f"rubric file not found: {path}")
-        text, where = path.read_text(encoding="utf-8"), str(path)
+        data, where = read_yaml(path, "rubric file"), str(path)
     else:
         names = builtin_rubrics()
         if source not in names:
@@ -139,17 +138,8 @@ def load_rubric(source: str | Path | None = None) -> Rubric:
         text = (resources.files("gorilla_rlaif.judge") / "rubrics" / f"{source}.yaml").read_text(
             encoding="utf-8"
         )
-        where = f"built-in rubric {source}"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping with name, version, questions, ...")
+        data, where = yaml.safe_load(text), f"built-in rubric {source}"
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'rubric'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{where}: invalid rubric: {problems}") from None
+        raise ConfigError(f"{where}: invalid rubric: {describe_errors(exc, prefix='')}") from None

@@ -319,9 +319,9 @@ class RulesJudge(Judge):
     def index(self, hub: str | None) -> _HubIndex:
         from gorilla_rlaif.data import normalize_hub
 
-        hub = normalize_hub(hub or self.config.hub or "torchhub")
+        hub = normalize_hub(hub or self.config.rules.hub or "torchhub")
         if hub not in self._hubs:
-            self._hubs[hub] = _HubIndex(hub, self.config.data_dir)
+            self._hubs[hub] = _HubIndex(hub, self.config.rules.data_dir)
         return self._hubs[hub]
 
     def check(self, item: JudgeItem) -> tuple[dict[str, bool], dict[str, Any]]:

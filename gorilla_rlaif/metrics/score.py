@@ -23,6 +23,7 @@ Each rate and mean is `{"value": x, "ci95": [low, high]}` (percentile bootstrap 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -69,11 +70,63 @@ class ScoreReport:
 
 
 def load_responses(path: str | Path) -> list[Response]:
-    """Read a Gorilla response file (JSON Lines with `question_id` and `text`); errors name the line."""
+    """Read a Gorilla response file (JSON Lines with `question_id` and `text`), one response per
+    question (a second one would be counted twice); errors name the line."""
     responses = []
+    seen: dict[int, int] = {}
     for line, obj in _read(path):
-        responses.append(_coerce(obj, where=f"line {line}", path=path, line=line))
+        response = _coerce(obj, where=f"line {line}", path=path, line=line)
+        if response.question_id in seen:
+            raise DataError(
+                f"duplicate question_id {response.question_id} (first on line {seen[response.question_id]}): "
+                "one response per question",
+                path=path,
+                line=line,
+            )
+        seen[response.question_id] = line
+        responses.append(response)
     return responses
+
+
+# What the API call of an answer looks like on each hub (Gorilla's three providers).
+HUB_CALLS: dict[str, re.Pattern[str]] = {
+    "torchhub": re.compile(r"torch\.hub\.load\s*\("),
+    "tensorflowhub": re.compile(r"(?<!torch\.)\bhub\.(KerasLayer|load)\s*\(|tfhub\.dev"),
+    "huggingface": re.compile(r"\.from_pretrained\s*\(|\bpipeline\s*\("),
+}
+
+
+HUB_EXAMPLES = {
+    "torchhub": "torch.hub.load(...)",
+    "tensorflowhub": "hub.KerasLayer(...)",
+    "huggingface": "from_pretrained(...), pipeline(...)",
+}
+
+
+def detect_hub(text: str) -> str | None:
+    """The hub whose kind of API call a response makes (its `api_call` section, else its text)."""
+    from gorilla_rlaif.data import parse_completion
+
+    call = parse_completion(text).get("api_call") or text
+    found = [hub for hub, pattern in HUB_CALLS.items() if pattern.search(call)]
+    return found[0] if len(found) == 1 else None
+
+
+def check_hub(hub: str, responses: Sequence[Response], path: str | Path | None = None) -> None:
+    """Refuse responses that answer another hub's questions: scored against `hub`'s records they
+    would all count as hallucinations, a wrong number rather than an error."""
+    hub = normalize_hub(hub)
+    counts = Counter(detect_hub(r.text) for r in responses)
+    counts.pop(None, None)
+    if not counts:
+        return
+    other, n = counts.most_common(1)[0]
+    if other != hub and n > len(responses) / 2 and counts[hub] < n:
+        where = f"{path}: " if path else ""
+        raise DataError(
+            f"{where}{n} of {len(responses)} responses call {other} APIs ({HUB_EXAMPLES[other]}), not "
+            f"{hub} ones: scored against {hub} they would all be hallucinations; score them with --hub {other}"
+        )
 
 
 def _read(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:

@@ -31,8 +31,11 @@ def bootstrap_ci(
 
 
 def estimate(values: Sequence[float], *, n: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """`{"value": mean, "ci95": [low, high]}`, the shape every summary uses (None when empty)."""
+    """`{"value": mean, "ci95": [low, high]}`, the shape every summary uses (None when empty, and
+    no interval when `n` is 0: zero resamples make no interval, not a zero-width one)."""
     if len(values) == 0:
         return {"value": None, "ci95": [None, None]}
+    if n <= 0:
+        return {"value": float(np.mean(values)), "ci95": [None, None]}
     low, high = bootstrap_ci(values, n=n, seed=seed)
     return {"value": float(np.mean(values)), "ci95": [low, high]}

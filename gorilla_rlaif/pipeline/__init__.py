@@ -17,6 +17,7 @@ from gorilla_rlaif.pipeline.config import (
     PipelineConfig,
     layout,
     load_pipeline_config,
+    preset_data,
     preset_path,
     resolve,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "layout",
     "load_pipeline_config",
     "make_pipeline",
+    "preset_data",
     "preset_path",
     "resolve",
     "run_pipeline",

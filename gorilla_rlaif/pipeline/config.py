@@ -11,16 +11,18 @@ only the method's settings:
 | `sft`      | `trainers.sft` `SFTRunConfig`             | model, output_dir, data.split               |
 | `generate` | `GenerationConfig` (+ `limit` on prompts) | model, prompts, output                      |
 | `judge`    | `gorilla_rlaif.judge.JudgeConfig`         | hub (default: data.hub)                     |
-| `publish`  | `gorilla_rlaif.publish.PublishConfig`     | feedback, output_dir (+ `push_to_hub`)      |
+| `publish`  | `gorilla_rlaif.publish.PublishConfig`     | feedback, output_dir                        |
 | `reward`   | `trainers.reward` `RewardRunConfig`       | model, output_dir, dataset.path             |
 | `ppo`      | `trainers.ppo` `PPORunConfig`             | model, reward_model, output_dir, data.split |
 | `dpo`      | `trainers.dpo` `DPORunConfig`             | model, output_dir, dataset.path             |
 | `eval`     | `gorilla_rlaif.eval.EvalConfig`           | model, output, hub, split                   |
 
 Keys a section may not set (the wiring) are refused with the key that controls them; unknown
-keys get a "did you mean" against the target class. A section's missing keys take that class's
-defaults (not the per-trainer presets in `trainers/configs/`): the pipeline presets in
-`presets/{tiny,paper}.yaml` write out every setting that matters, each marked [paper] or [ours].
+keys get a "did you mean" against the target class. Each preset lives in one place: a training
+section (`sft`, `reward`, `ppo`, `dpo`) starts from the trainer's own preset
+(`trainers/configs/<trainer>_<preset>.yaml`, without the keys the pipeline wires) and the
+pipeline preset (`presets/{tiny,paper}.yaml`) lists only what differs; the other sections are
+written out there, every setting marked [paper], [ours] or [TRL].
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gorilla_rlaif.config import check_keys, deep_merge, load_config, parse_overrides, read_yaml
+from gorilla_rlaif.config import deep_merge, load_config, parse_overrides, read_yaml, validate
 from gorilla_rlaif.data.splits import SplitConfig
 from gorilla_rlaif.errors import ConfigError
 from gorilla_rlaif.judge.base import JudgeConfig
@@ -59,7 +61,7 @@ class LaunchConfig(_Strict):
 
     `inprocess` (default): the trainer's `train(config)` in this process, on one device (a GPU
     when one is visible; transformers' Trainer drives it through accelerate). `accelerate`: the
-    trainer as `accelerate launch [--config_file F] --num_processes N -m trainers.<name> --config
+    trainer as `accelerate launch [--config_file F] --num_processes N -m gorilla_rlaif.cli rlaif train <name> --config
     <resolved yaml>`, for several GPUs or DeepSpeed/FSDP: N processes need N interpreters, so
     this is the one place the pipeline starts a subprocess; it waits for it and reads the same
     run record the in-process call would return.
@@ -94,8 +96,7 @@ class PipelineConfig(_Strict):
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     publish: dict[str, Any] = Field(
-        default_factory=lambda: {"version": "0.1.0"},
-        description="PublishConfig fields + `push_to_hub: REPO` and `private`",
+        default_factory=lambda: {"version": "0.1.0"}, description="PublishConfig fields"
     )
     reward: dict[str, Any] = Field(default_factory=dict, description="RewardRunConfig fields")
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPORunConfig fields")
@@ -118,8 +119,6 @@ class Resolved:
     candidates: Any
     label: Any
     publish: Any
-    push_to_hub: str | None
-    private: bool
     reward: Any
     ppo: Any
     dpo: Any
@@ -159,7 +158,6 @@ WIRING_HELP = {
     "path": "the `publish` stage's dataset",
     "feedback": "the `label` stage's output",
     "overwrite": "the pipeline, which removes stale outputs itself",
-    "repo_id": "`publish.push_to_hub`",
     "hubs": "`data.hub`",
     "split_seed": "`data.seed`",
     "data_dir": "`data.data_dir`",
@@ -183,20 +181,7 @@ def _section(cls: type[BaseModel], name: str, values: dict[str, Any], wiring: di
                 raise refuse(f"{key}.{clash[0]}", clash[0])
         else:
             raise refuse(key, key)
-    merged = deep_merge(values, wiring)
-    check_keys(cls, merged, where=f"{name}.")
-    try:
-        return cls.model_validate(merged)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            text = "; ".join(
-                f"{'.'.join([name, *map(str, e['loc'])])}: {e['msg']}".replace("Value error, ", "")
-                for e in errors()
-            )
-        else:
-            text = f"{name}: {exc}"
-        raise ConfigError(text) from None
+    return validate(cls, deep_merge(values, wiring), prefix=f"{name}.")
 
 
 def resolve(config: PipelineConfig, directory: Path) -> Resolved:
@@ -230,24 +215,15 @@ def resolve(config: PipelineConfig, directory: Path) -> Resolved:
         limit=limit,
     )
     judge = config.judge
-    if judge.hub is None:
-        judge = judge.model_copy(update={"hub": config.data.hub})
+    if judge.rules.hub is None:
+        rules = judge.rules.model_copy(update={"hub": config.data.hub})
+        judge = judge.model_copy(update={"rules": rules})
     label = LabelConfig(candidates=str(paths["candidates"]), output=str(paths["feedback"]), judge=judge)
-    publish_values = dict(config.publish)
-    push_to_hub = publish_values.pop("push_to_hub", None)
-    private = bool(publish_values.pop("private", False))
-    if push_to_hub is not None and not isinstance(push_to_hub, str):
-        raise ConfigError(f"publish.push_to_hub must be a repo id like user/name, got {push_to_hub!r}")
     publish = _section(
         PublishConfig,
         "publish",
-        publish_values,
-        {
-            "feedback": [str(paths["feedback"])],
-            "output_dir": str(paths["dataset"]),
-            "overwrite": True,
-            **({"repo_id": push_to_hub} if push_to_hub else {}),
-        },
+        config.publish,
+        {"feedback": [str(paths["feedback"])], "output_dir": str(paths["dataset"]), "overwrite": True},
     )
     dataset = {"path": str(paths["dataset"])}
     reward = _section(
@@ -281,8 +257,6 @@ def resolve(config: PipelineConfig, directory: Path) -> Resolved:
         candidates=candidates,
         label=label,
         publish=publish,
-        push_to_hub=push_to_hub,
-        private=private,
         reward=reward,
         ppo=ppo,
         dpo=dpo,
@@ -323,6 +297,44 @@ def preset_path(preset: str) -> Path:
     return PRESET_DIR / f"{preset}.yaml"
 
 
+TRAINER_SECTIONS = ("sft", "reward", "ppo", "dpo")
+# Keys of a trainer preset that the pipeline sets itself: a section never inherits them.
+PRESET_WIRING = (
+    "model",
+    "model_revision",
+    "tiny",
+    "output_dir",
+    "reward_model",
+    "data.split",
+    "dataset.path",
+)
+
+
+def _without(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for key in keys:
+        parent, _, leaf = key.rpartition(".")
+        node = out.get(parent) if parent else out
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return out
+
+
+def trainer_preset(section: str, preset: str) -> dict[str, Any]:
+    """Where a training section starts: the trainer's preset without the pipeline's wiring."""
+    from gorilla_rlaif.trainers import preset_path as trainer_preset_path
+
+    return _without(read_yaml(trainer_preset_path(section, preset)), PRESET_WIRING)
+
+
+def preset_data(preset: str) -> dict[str, Any]:
+    """The pipeline preset as a dict: its own file, each training section on top of its trainer's."""
+    data = read_yaml(preset_path(preset))
+    for section in TRAINER_SECTIONS:
+        data[section] = deep_merge(trainer_preset(section, preset), data.get(section) or {})
+    return data
+
+
 def load_pipeline_config(
     preset: str | None = "tiny",
     config_path: str | Path | None = None,
@@ -330,7 +342,7 @@ def load_pipeline_config(
     flags: dict[str, Any] | None = None,
 ) -> PipelineConfig:
     """Preset < `--config FILE` < command-line flags (`--judge`, ...) < `key=value` overrides."""
-    data: dict[str, Any] = read_yaml(preset_path(preset)) if preset else {}
+    data: dict[str, Any] = preset_data(preset) if preset else {}
     if config_path is not None:
         data = deep_merge(data, read_yaml(config_path))
     if flags:

@@ -4,7 +4,7 @@ The table has one row per trained model (SFT, PPO, DPO) and the paper's columns:
 accuracy and hallucination rate, ROUGE-L, CodeBLEU and the executability rate, each with its 95%
 bootstrap interval over questions (from `results.json`, computed by `gorilla_rlaif.eval`). The
 plot is `gorilla_rlaif.eval.leaderboard.render_plot` (the same figure `gorilla-bench
-leaderboard` draws); the cards are `gorilla_rlaif.card.write_model_card` (training record +
+leaderboard` draws); the cards are `gorilla_rlaif.model_card.write_model_card` (training record +
 these results, in the model directory's README.md, copied to `report/cards/`).
 """
 
@@ -73,7 +73,7 @@ def comparison_markdown(results: dict[str, dict[str, Any]], hub: str, caveat: st
 
 
 def training_markdown(records: dict[str, dict[str, Any]]) -> str:
-    """What each training stage reached on held-out data (from gorilla_rlaif_train.json)."""
+    """What each training stage reached on held-out data (from each model's record, gorilla_rlaif.meta.json)."""
     lines = ["| Stage | held-out result | training time |", "|---|---|--:|"]
     for name, record in records.items():
         metrics = record.get("metrics") or {}
@@ -113,9 +113,9 @@ def write_report(
     caveat: str | None = None,
 ) -> dict[str, Any]:
     """Write table (md + json), plot and cards into `out`; return what was written."""
-    from gorilla_rlaif.card import write_model_card
     from gorilla_rlaif.eval import RESULTS_FILE
     from gorilla_rlaif.eval.leaderboard import render_plot
+    from gorilla_rlaif.model_card import write_model_card
 
     out.mkdir(parents=True, exist_ok=True)
     results = {name: _read(run / RESULTS_FILE) for name, run in eval_runs.items()}

@@ -212,8 +212,18 @@ class Pipeline:
             return Decision(stage, True, self._why_changed(record.get("inputs") or {}, inputs))
         return Decision(stage, False, "up to date")
 
-    def plan(self) -> list[Decision]:
-        """What `run()` would do, without running anything (`--dry-run`)."""
+    def check_until(self, until: str | None) -> None:
+        """Refuse a `--until` that names no stage (with the closest name)."""
+        if until is not None and until not in self.by_name:
+            import difflib
+
+            close = difflib.get_close_matches(until, list(self.by_name), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"--until: unknown stage {until!r}{hint} (stages: {', '.join(self.by_name)})")
+
+    def plan(self, until: str | None = None) -> list[Decision]:
+        """What `run(until=...)` would do, without running anything (`--dry-run`)."""
+        self.check_until(until)
         rerun: set[str] = set()
         out = []
         for stage in self.stages:
@@ -221,6 +231,8 @@ class Pipeline:
             if decision.run:
                 rerun.add(stage.name)
             out.append(decision)
+            if stage.name == until:
+                break
         return out
 
     # ---- running ---------------------------------------------------------------------------
@@ -240,12 +252,7 @@ class Pipeline:
 
     def run(self, progress: bool = True, until: str | None = None) -> dict[str, Any]:
         """Run every stage that is not up to date (up to and including `until`); return the manifest."""
-        if until is not None and until not in self.by_name:
-            import difflib
-
-            close = difflib.get_close_matches(until, list(self.by_name), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown stage {until!r}{hint} (stages: {', '.join(self.by_name)})")
+        self.check_until(until)
         self.directory.mkdir(parents=True, exist_ok=True)
         data = self.manifest.data
         data["pipeline"].update(self.info)

@@ -23,18 +23,23 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.pipeline.config import TRAINED, PipelineConfig, Resolved, layout, resolve
 from gorilla_rlaif.pipeline.runner import Stage
+from gorilla_rlaif.sidecar import read_sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
 
 def portable(config: Any, directory: Path) -> Any:
     """A stage's settings as JSON with paths inside the run directory written `$DIR/...`: moving
-    a finished run elsewhere does not make every stage look changed."""
-    if hasattr(config, "model_dump"):
-        config = config.model_dump(mode="json")
+    a finished run elsewhere does not make every stage look changed. Operational fields (progress
+    bars, batch sizes of eval, API pace) are left out: changing them re-runs nothing."""
+    if isinstance(config, BaseModel):
+        config = identity(config)
     root = str(directory.resolve())
 
     def walk(value: Any) -> Any:
@@ -91,7 +96,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             "generate",
             f"sample {r.candidates.generation.num_candidates} candidates per reward-model prompt",
             lambda: _generate(r, progress),
-            outputs=(paths["candidates"], _meta(paths["candidates"])),
+            outputs=(paths["candidates"], sidecar_path(paths["candidates"])),
             after=("data", "sft"),
             config=r.candidates,
         )
@@ -101,7 +106,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             "label",
             f"ask the {r.label.judge.judge} judge the rubric's questions about every candidate",
             lambda: _label(r, progress),
-            outputs=(paths["feedback"], _meta(paths["feedback"])),
+            outputs=(paths["feedback"], sidecar_path(paths["feedback"])),
             after=("generate",),
             # the judge's settings are in its config; a rubric given as a file is hashed too
             files=(Path(str(r.label.judge.rubric)),) if _rubric_is_file(r.label.judge.rubric) else (),
@@ -112,11 +117,11 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
         Stage(
             "publish",
             f"publish the preference dataset v{r.publish.version}"
-            + (f" and push it to {r.push_to_hub}" if r.push_to_hub else ""),
+            + (f" and push it to {r.publish.push_to_hub}" if r.publish.push_to_hub else ""),
             lambda: _publish(r),
             outputs=(paths["dataset"],),
             after=("label",),
-            config={"publish": r.publish, "push_to_hub": r.push_to_hub, "private": r.private},
+            config=r.publish,
             keep_partial=False,
         )
     )
@@ -145,7 +150,7 @@ def build_stages(config: PipelineConfig, directory: Path, *, progress: bool = Tr
             Stage(
                 f"eval-{name}",
                 f"evaluate the {name} model on {config.data.hub} test ({_limit_text(cfg.limit)}, "
-                f"{cfg.sandbox} sandbox)",
+                f"{cfg.sandbox_backend} sandbox)",
                 lambda cfg=cfg: _eval(cfg),
                 outputs=(cfg.run_dir, cfg.run_dir / "results.json"),
                 after=("data", name),
@@ -170,10 +175,6 @@ def _limit_text(limit: int | None) -> str:
     return "all prompts" if limit is None else f"first {limit} prompts"
 
 
-def _meta(path: Path) -> Path:
-    return path.with_name(path.name.removesuffix(".jsonl") + ".meta.json")
-
-
 def _rubric_is_file(rubric: str | None) -> bool:
     return bool(rubric) and Path(str(rubric)).is_file()
 
@@ -188,10 +189,10 @@ def _data(config: PipelineConfig, out: Path) -> dict[str, Any]:
 
 
 def _base(config: PipelineConfig, out: Path) -> dict[str, Any]:
-    from gorilla_rlaif.tiny import PROVENANCE_FILE, build_tiny_model
+    from gorilla_rlaif.tiny import build_tiny_model
 
     path = build_tiny_model(config.base.tiny, output_dir=out)
-    record = json.loads((path / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    record = read_sidecar(path) or {}
     return {"parameters": record.get("parameters")}
 
 
@@ -211,15 +212,14 @@ def _trainer_stage(name: str, title: str, cfg: Any, after: tuple[str, ...], laun
 
 
 def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
-    from gorilla_rlaif.train import PROVENANCE_FILE
 
     if launch.launcher == "accelerate":
         out = _accelerate_launch(name, cfg, launch)
     else:
-        import trainers
+        from gorilla_rlaif import trainers
 
         out = trainers.train(name, cfg)
-    record = json.loads((Path(out) / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    record = read_sidecar(Path(out)) or {}
     return {
         "launcher": launch.launcher,
         "duration_s": record.get("duration_s"),
@@ -228,7 +228,7 @@ def _train(name: str, cfg: Any, launch: Any) -> dict[str, Any]:
 
 
 def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
-    """`accelerate launch ... -m trainers.<name> --config <resolved config>`; waits for it."""
+    """`accelerate launch ... -m gorilla_rlaif.cli rlaif train <name> --config <resolved config>`; waits."""
     import subprocess
     import sys
 
@@ -242,7 +242,7 @@ def _accelerate_launch(name: str, cfg: Any, launch: Any) -> Path:
     if launch.accelerate_config:
         command += ["--config_file", launch.accelerate_config]
     command += ["--num_processes", str(launch.num_processes), *launch.extra_args]
-    command += ["-m", f"trainers.{name}", "--config", str(config_file)]
+    command += ["-m", "gorilla_rlaif.cli", "rlaif", "train", name, "--config", str(config_file)]
     log.info("launching %s", " ".join(command))
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
@@ -304,9 +304,9 @@ def _publish(r: Resolved) -> dict[str, Any]:
             path=r.publish.output_dir,
         )
     out: dict[str, Any] = {"version": r.publish.version, "counts": counts, "stats": record["stats"]}
-    if r.push_to_hub:
+    if r.publish.push_to_hub:
         out["pushed"] = push_dataset(
-            r.publish.output_dir, r.push_to_hub, r.publish.version, private=r.private
+            r.publish.output_dir, r.publish.push_to_hub, r.publish.version, private=r.publish.private
         )
     return out
 

@@ -6,7 +6,7 @@ Layout (what `datasets.load_dataset(DIR, CONFIG)` and the Hub both read):
     DIR/preferences/{train,test}-00000-of-00001.parquet
     DIR/binary/{train,test}-00000-of-00001.parquet
     DIR/feedback/{train,test}-00000-of-00001.parquet
-    DIR/provenance.json                         everything that made it
+    DIR/gorilla_rlaif.meta.json                 everything that made it (the sidecar)
     DIR/score_histogram.png
 
 Configs (TRL formats, see the table in the card):
@@ -36,9 +36,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gorilla_rlaif.artifacts import FeedbackRow, JudgeInfo, parse_row
 from gorilla_rlaif.errors import ConfigError, DataError
-from gorilla_rlaif.io import read_jsonl, sha256_file, write_json
+from gorilla_rlaif.io import read_jsonl, sha256_file
 from gorilla_rlaif.provenance import provenance
+from gorilla_rlaif.sidecar import read_sidecar, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class PublishConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feedback: list[str] = Field(min_length=1, description="feedback JSONL file(s) from `gorilla-rlaif label`")
-    output_dir: str
+    output_dir: str = Field(description="the Hub-layout dataset directory")
     version: str = Field(description="semantic version of this release, e.g. 0.1.0 (tag v0.1.0)")
     # pairing
     pairing: Literal["best-vs-worst", "all-pairs"] = "best-vs-worst"
@@ -66,8 +68,12 @@ class PublishConfig(BaseModel):
     # release
     name: str = Field("gorilla-rlaif-feedback", description="dataset name shown in the card")
     license: str = "apache-2.0"
-    repo_id: str | None = Field(None, description="Hub repo the card's examples load from")
-    overwrite: bool = False
+    push_to_hub: str | None = Field(
+        None,
+        description="Hub dataset repo (e.g. me/gorilla-feedback) to upload to; the card's examples load from it",
+    )
+    private: bool = Field(False, description="create the Hub repo as private")
+    overwrite: bool = Field(False, description="replace an existing output directory")
 
     @field_validator("version")
     @classmethod
@@ -79,74 +85,42 @@ class PublishConfig(BaseModel):
 
 
 # ---- reading and validating feedback ----------------------------------------------------------
-def _bad(path: str, line: int, message: str) -> DataError:
-    return DataError(message, path=path, line=line)
-
-
-def read_feedback(paths: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
-    """Rows of every file (validated, one per id) and each file's `.meta.json` (or None)."""
-    from gorilla_rlaif.judge.label import meta_path
-
-    rows: list[dict[str, Any]] = []
+def read_feedback(paths: list[str]) -> tuple[list[FeedbackRow], list[dict[str, Any] | None]]:
+    """Rows of every file (`FeedbackRow`, one per id, one judge) and each file's sidecar (or None)."""
+    rows: list[FeedbackRow] = []
     where: dict[str, str] = {}
     metas = []
-    settings: tuple[str, str, int] | None = None
+    settings: tuple[str | None, str, int] | None = None
     for path in paths:
-        for line, row in read_jsonl(path):
-            _validate_row(path, line, row)
-            rid = str(row["id"])
-            if rid in where:
-                raise _bad(path, line, f"duplicate id {rid!r} (also at {where[rid]})")
-            where[rid] = f"{path}:{line}"
-            judge = row.get("judge") or {}
-            this = (judge.get("settings_hash"), path, line)
+        for line, raw in read_jsonl(path):
+            if not {"status", "answers"} <= set(raw):
+                raise DataError(
+                    "not a feedback row (no 'status' and 'answers': is this a file written by "
+                    "`gorilla-rlaif label`?)",
+                    path=path,
+                    line=line,
+                )
+            row = parse_row(FeedbackRow, raw, path, line)
+            if row.id in where:
+                raise DataError(f"duplicate id {row.id!r} (also at {where[row.id]})", path=path, line=line)
+            where[row.id] = f"{path}:{line}"
+            judge = row.judge or JudgeInfo(backend="?")
+            this = (judge.settings_hash, path, line)
             if settings is None:
                 settings = this
             elif this[0] != settings[0]:
-                raise _bad(
-                    path,
-                    line,
-                    f"row judged with other settings ({judge.get('backend')}:{judge.get('model')}, hash "
+                raise DataError(
+                    f"row judged with other settings ({judge.backend}:{judge.model}, hash "
                     f"{str(this[0])[:12]}) than {settings[1]}:{settings[2]} (hash {str(settings[0])[:12]}): "
                     "one dataset must come from one judge and rubric",
+                    path=path,
+                    line=line,
                 )
             rows.append(row)
-        mp = meta_path(path)
-        metas.append(json.loads(mp.read_text(encoding="utf-8")) if mp.exists() else None)
+        metas.append(read_sidecar(path))
     if not rows:
         raise DataError("no feedback rows", path=paths[0])
     return rows, metas
-
-
-def _validate_row(path: str, line: int, row: dict[str, Any]) -> None:
-    for name in ("id", "prompt_id", "prompt", "completion", "status", "answers"):
-        if name not in row:
-            raise _bad(
-                path,
-                line,
-                f"feedback row is missing {name!r} (is this a file written by `gorilla-rlaif label`?)",
-            )
-    for name in ("prompt", "completion", "prompt_id"):
-        if not isinstance(row[name], str):
-            raise _bad(path, line, f"field {name!r} must be a string, got {type(row[name]).__name__}")
-    if row["status"] not in ("ok", "failed"):
-        raise _bad(path, line, f"status must be 'ok' or 'failed', got {row['status']!r}")
-    answers = row["answers"]
-    if not isinstance(answers, dict) or not answers:
-        raise _bad(path, line, "'answers' must be an object of question id -> 'yes'/'no'")
-    bad = {k: v for k, v in answers.items() if v not in ("yes", "no", None)}
-    if bad:
-        raise _bad(path, line, f"answers must be 'yes' or 'no', got {bad}")
-    if row["status"] == "ok":
-        score, max_score = row.get("score"), row.get("max_score", len(answers))
-        if not isinstance(score, int) or isinstance(score, bool):
-            raise _bad(path, line, f"row with status 'ok' needs an integer score, got {score!r}")
-        if not 0 <= score <= max_score:
-            raise _bad(path, line, f"score {score} is outside 0..{max_score}")
-        if any(v is None for v in answers.values()):
-            raise _bad(path, line, "row with status 'ok' has unanswered questions")
-    elif not row.get("error"):
-        raise _bad(path, line, "failed row without an 'error' reason")
 
 
 # ---- building the three configs ---------------------------------------------------------------
@@ -160,12 +134,12 @@ def split_prompts(prompt_ids: list[str], test_fraction: float, seed: int) -> dic
     return {pid: ("test" if i < n_test else "train") for i, pid in enumerate(ids)}
 
 
-def _rank_key(row: dict[str, Any]) -> tuple:
-    weighted = row.get("weighted_score")
-    return (-row["score"], -(weighted if weighted is not None else 0.0), str(row["id"]))
+def _rank_key(row: FeedbackRow) -> tuple:
+    weighted = row.weighted_score
+    return (-(row.score or 0), -(weighted if weighted is not None else 0.0), row.id)
 
 
-def preference_pairs(rows: list[dict[str, Any]], pairing: str, margin: int) -> list[dict[str, Any]]:
+def preference_pairs(rows: list[FeedbackRow], pairing: str, margin: int) -> list[dict[str, Any]]:
     """Pairs of candidates of one prompt (rows: the ok rows of that prompt)."""
     ranked = sorted(rows, key=_rank_key)
     if len(ranked) < 2:
@@ -176,15 +150,15 @@ def preference_pairs(rows: list[dict[str, Any]], pairing: str, margin: int) -> l
         candidates = [(a, b) for a, b in combinations(ranked, 2)]
     pairs = []
     for chosen, rejected in candidates:
-        if chosen["score"] - rejected["score"] >= margin:
+        if (chosen.score or 0) - (rejected.score or 0) >= margin:
             pairs.append(
                 {
-                    "prompt_id": chosen["prompt_id"],
-                    "prompt": chosen["prompt"],
-                    "chosen": chosen["completion"],
-                    "rejected": rejected["completion"],
-                    "score_chosen": chosen["score"],
-                    "score_rejected": rejected["score"],
+                    "prompt_id": chosen.prompt_id,
+                    "prompt": chosen.prompt,
+                    "chosen": chosen.completion,
+                    "rejected": rejected.completion,
+                    "score_chosen": chosen.score,
+                    "score_rejected": rejected.score,
                 }
             )
     return pairs
@@ -247,66 +221,71 @@ def _features(question_ids: list[str]):
     }
 
 
-def _feedback_record(row: dict[str, Any], question_ids: list[str]) -> dict[str, Any]:
-    judge = row.get("judge") or {}
-    usage = row.get("usage") or {}
-    p_yes = row.get("p_yes") or {}
+def _feedback_record(row: FeedbackRow, question_ids: list[str]) -> dict[str, Any]:
+    judge = row.judge or JudgeInfo(backend=None)  # type: ignore[arg-type]
+    raw = row.model_dump(include={"raw"}, exclude_unset=True).get("raw")
     return {
-        "id": str(row["id"]),
-        "prompt_id": row["prompt_id"],
-        "prompt": row["prompt"],
-        "completion": row["completion"],
-        "status": row["status"],
-        "error": row.get("error"),
-        "score": row.get("score"),
-        "max_score": row.get("max_score", len(question_ids)),
-        "weighted_score": row.get("weighted_score"),
-        "answers": {q: row["answers"].get(q) for q in question_ids},
-        "p_yes": {q: p_yes.get(q) for q in question_ids},
-        "judge_backend": judge.get("backend"),
-        "judge_model": judge.get("model"),
-        "judge_mode": judge.get("mode"),
-        "rubric": judge.get("rubric"),
-        "rubric_version": judge.get("rubric_version"),
-        "rubric_hash": judge.get("rubric_hash"),
-        "hub": row.get("hub"),
-        "prompt_tokens": usage.get("prompt_tokens"),
-        "completion_tokens": usage.get("completion_tokens"),
-        "cost_usd": row.get("cost_usd"),
-        "raw": json.dumps(row.get("raw"), ensure_ascii=False),
-        "judged_at": row.get("judged_at"),
+        "id": row.id,
+        "prompt_id": row.prompt_id,
+        "prompt": row.prompt,
+        "completion": row.completion,
+        "status": row.status,
+        "error": row.error,
+        "score": row.score,
+        "max_score": row.top_score,
+        "weighted_score": row.weighted_score,
+        "answers": {q: row.answers.get(q) for q in question_ids},
+        "p_yes": {q: row.p_yes.get(q) for q in question_ids},
+        "judge_backend": judge.backend,
+        "judge_model": judge.model,
+        "judge_mode": judge.mode,
+        "rubric": judge.rubric,
+        "rubric_version": judge.rubric_version,
+        "rubric_hash": judge.rubric_hash,
+        "hub": row.hub,
+        "prompt_tokens": row.usage.prompt_tokens if "usage" in row.model_fields_set else None,
+        "completion_tokens": row.usage.completion_tokens if "usage" in row.model_fields_set else None,
+        "cost_usd": row.cost_usd,
+        "raw": json.dumps(raw, ensure_ascii=False),
+        "judged_at": row.judged_at,
     }
 
 
 def build_tables(
-    rows: list[dict[str, Any]], config: PublishConfig
+    rows: list[FeedbackRow], config: PublishConfig
 ) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[str], dict[str, str]]:
     """{config: {split: rows}}, the question ids and the prompt -> split assignment."""
-    question_ids = list(rows[0]["answers"])
+    question_ids = list(rows[0].answers)
     for row in rows:
-        if list(row["answers"]) != question_ids:
+        if list(row.answers) != question_ids:
             raise DataError(
-                f"row {row['id']!r} answers questions {list(row['answers'])}, others {question_ids}: "
+                f"row {row.id!r} answers questions {list(row.answers)}, others {question_ids}: "
                 "one dataset must use one rubric"
             )
-    assignment = split_prompts([r["prompt_id"] for r in rows], config.test_fraction, config.seed)
+    top = max(row.top_score for row in rows)
+    if config.threshold > top:
+        raise ConfigError(
+            f"threshold {config.threshold}: a score is at most {top} ({len(question_ids)} questions), so "
+            "every binary label would be False; use a threshold between 0 and the maximum score"
+        )
+    assignment = split_prompts([r.prompt_id for r in rows], config.test_fraction, config.seed)
     tables: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in SPLITS} for c in CONFIGS}
-    by_prompt: dict[str, list[dict[str, Any]]] = {}
+    by_prompt: dict[str, list[FeedbackRow]] = {}
     for row in rows:
-        split = assignment[row["prompt_id"]]
+        split = assignment[row.prompt_id]
         tables["feedback"][split].append(_feedback_record(row, question_ids))
-        if row["status"] != "ok":
+        if row.status != "ok":
             continue
-        by_prompt.setdefault(row["prompt_id"], []).append(row)
+        by_prompt.setdefault(row.prompt_id, []).append(row)
         tables["binary"][split].append(
             {
-                "id": str(row["id"]),
-                "prompt_id": row["prompt_id"],
-                "prompt": row["prompt"],
-                "completion": row["completion"],
-                "label": row["score"] >= config.threshold,
-                "score": row["score"],
-                "answers": {q: row["answers"][q] for q in question_ids},
+                "id": row.id,
+                "prompt_id": row.prompt_id,
+                "prompt": row.prompt,
+                "completion": row.completion,
+                "label": (row.score or 0) >= config.threshold,
+                "score": row.score,
+                "answers": {q: row.answers[q] for q in question_ids},
             }
         )
     for prompt_id in sorted(by_prompt, key=str):
@@ -355,7 +334,7 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
     import pyarrow.parquet as pq
     from datasets import Dataset
 
-    from gorilla_rlaif.publish.card import render_card, score_histogram_png
+    from gorilla_rlaif.publish.dataset_card import render_card, score_histogram_png
 
     out = Path(config.output_dir)
     if out.exists() and any(out.iterdir()) and not config.overwrite:
@@ -380,19 +359,21 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
                 )
                 files[f"{name}/{path.name}"] = sha256_file(path)
         counts = {name: {split: len(tables[name][split]) for split in SPLITS} for name in CONFIGS}
-        ok = [r for r in rows if r["status"] == "ok"]
-        prompts = {r["prompt_id"] for r in rows}
+        ok = [r for r in rows if r.status == "ok"]
+        prompts = {r.prompt_id for r in rows}
         stats = {
             "rows": len(rows),
             "ok": len(ok),
             "failed": len(rows) - len(ok),
             "prompts": len(prompts),
             "test_prompts": sum(1 for p in prompts if assignment[p] == "test"),
-            "score_histogram": {str(k): v for k, v in sorted(Counter(r["score"] for r in ok).items())},
-            "max_score": rows[0].get("max_score", len(question_ids)),
-            "label_rate": round(sum(r["score"] >= config.threshold for r in ok) / len(ok), 4) if ok else None,
+            "score_histogram": {str(k): v for k, v in sorted(Counter(r.score for r in ok).items())},
+            "max_score": rows[0].top_score,
+            "label_rate": round(sum((r.score or 0) >= config.threshold for r in ok) / len(ok), 4)
+            if ok
+            else None,
             "answer_yes_rate": {
-                q: round(sum(r["answers"][q] == "yes" for r in ok) / len(ok), 4) if ok else None
+                q: round(sum(r.answers[q] == "yes" for r in ok) / len(ok), 4) if ok else None
                 for q in question_ids
             },
             "cost_usd": _total_cost(rows),
@@ -407,11 +388,12 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
             files=files,
             feedback_meta=metas,
         )
-        write_json(tmp / "provenance.json", record)
+        write_sidecar(tmp, record, directory=True)
         score_histogram_png(stats["score_histogram"], stats["max_score"], tmp / "score_histogram.png")
-        (tmp / "README.md").write_text(
-            render_card(config, record, rows, configs_yaml_block(files, config.version)), encoding="utf-8"
+        card = render_card(
+            config, record, rows, configs_yaml_block(files, config.version), example_pair(rows, config)
         )
+        (tmp / "README.md").write_text(card, encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -421,8 +403,24 @@ def build_dataset(config: PublishConfig) -> dict[str, Any]:
     return record
 
 
-def _total_cost(rows: list[dict[str, Any]]) -> float | None:
-    costs = [r.get("cost_usd") for r in rows]
+def example_pair(rows: list[FeedbackRow], config: PublishConfig) -> str | None:
+    """The first preference pair, shortened, for the card."""
+    by_prompt: dict[str, list[FeedbackRow]] = {}
+    for row in rows:
+        if row.status == "ok":
+            by_prompt.setdefault(row.prompt_id, []).append(row)
+    for prompt_id in sorted(by_prompt, key=str):
+        pairs = preference_pairs(by_prompt[prompt_id], config.pairing, config.margin)
+        if pairs:
+            pair = {
+                k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v) for k, v in pairs[0].items()
+            }
+            return json.dumps(pair, indent=2, ensure_ascii=False)
+    return None
+
+
+def _total_cost(rows: list[FeedbackRow]) -> float | None:
+    costs = [r.cost_usd for r in rows]
     if not costs or any(c is None for c in costs):
         return None
     return round(sum(costs), 6)

@@ -51,7 +51,7 @@ def push_dataset(
             repo_type="dataset",
             folder_path=str(directory),
             commit_message=f"Release {tag}",
-            commit_description="Built with gorilla-rlaif (see provenance.json).",
+            commit_description="Built with gorilla-rlaif (see gorilla_rlaif.meta.json).",
             delete_patterns=["preferences/*", "binary/*", "feedback/*"],
         )
         api.create_tag(

@@ -17,12 +17,20 @@ timeout), `garbage` (a 200 whose body is not JSON), `malformed` (a valid complet
 is unreadable), `echo_auth` (a 500 whose body echoes the Authorization header, to test that
 credentials never leak into our rows and logs). `latency` adds a fixed delay to every request.
 
+`FaultMix` is a provider having a bad day, decided per request body: each attempt at a body
+draws, from a seeded hash of (seed, body, attempt), a 429 with `Retry-After`, a 500, a hang that
+ends in a dropped connection, or a garbage 200 (truncated JSON, HTML, an empty body, binary
+bytes), at most `max_faults_per_body` times per body; then it is answered. `FLAKY_PROVIDER` is
+the mix labeling was tested under (15% 429, 10% 500, 3% 8-second hangs, 5% garbage, <= 3 faults
+per body, 30 ms latency). Being a function of the body, not of arrival order, the same mix hits
+the same requests however many are in flight.
+
 Counting: `answered[key]` counts answers actually delivered per request content (`request_key`),
 `received[key]` every request. An answer is only counted once the client is known to be still
 connected (a request held by `pause_after` whose client died is counted in `abandoned`).
 
-Per /work/shared/ENVIRONMENT.md, a `ThreadingHTTPServer` needs a large `request_queue_size` and
-`disable_nagle_algorithm` or the server, not the client, sets the pace of a benchmark.
+A `ThreadingHTTPServer` needs a large `request_queue_size` and `disable_nagle_algorithm` (both
+measured), or the server, not the client, sets the pace of a benchmark.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import json
 import math
 import select
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -41,6 +50,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAULT_KINDS = ("429", "500", "hang", "garbage", "malformed", "echo_auth")
+# Bodies of a garbage 200, by kind: what a misbehaving proxy or provider sends back.
+GARBAGE_BODIES: dict[str, bytes] = {
+    "truncated": b'{"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "mess',
+    "html": b"<html><body>502 Bad Gateway</body></html>",
+    "empty": b"",
+    "binary": bytes(range(256)),
+}
 
 Policy = Callable[[str], float]
 
@@ -88,11 +104,54 @@ def _token(text: str, p_yes: float | None, top: int) -> dict[str, Any]:
     return entry
 
 
+@dataclass(frozen=True)
+class FaultMix:
+    """Seeded random faults per request body (see the module docstring)."""
+
+    rate_429: float = 0.15
+    retry_after: float = 0.2
+    rate_500: float = 0.10
+    rate_hang: float = 0.03
+    hang_seconds: float = 8.0
+    rate_garbage: float = 0.05
+    max_faults_per_body: int = 3
+    latency: float = 0.03
+    seed: int = 0
+
+    def draw(self, key: str, attempt: int) -> str | None:
+        """The fault for the `attempt`-th request (0-based) with body `key`, or None: answer it."""
+        digest = hashlib.sha256(f"{self.seed}:{key}:{attempt}".encode()).digest()
+        u = int.from_bytes(digest[:8], "big") / 2**64
+        for kind, rate in (
+            ("429", self.rate_429),
+            ("500", self.rate_500),
+            ("hang", self.rate_hang),
+            ("garbage", self.rate_garbage),
+        ):
+            if u < rate:
+                return kind
+            u -= rate
+        return None
+
+    def garbage_body(self, key: str, attempt: int) -> bytes:
+        digest = hashlib.sha256(f"garbage:{self.seed}:{key}:{attempt}".encode()).digest()
+        kinds = sorted(GARBAGE_BODIES)
+        return GARBAGE_BODIES[kinds[digest[0] % len(kinds)]]
+
+
+FLAKY_PROVIDER = FaultMix()
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 1024  # the default backlog of 5 stalls bursts of new connections for seconds
     owner: OpenAITestServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the client went away (killed, timed out)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -158,10 +217,12 @@ class OpenAITestServer:
         latency: float = 0.0,
         policy: Policy = hash_policy,
         hang_seconds: float = 30.0,
+        fault_mix: FaultMix | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
-        self.latency = latency
+        self.fault_mix = fault_mix
+        self.latency = fault_mix.latency if fault_mix is not None and not latency else latency
         self.policy = policy
         self.hang_seconds = hang_seconds
         self._host, self._port = host, port
@@ -232,6 +293,7 @@ class OpenAITestServer:
         with self._lock:
             self.answered: Counter[str] = Counter()
             self.received: Counter[str] = Counter()
+            self.mixed_faults: Counter[str] = Counter()  # faults of the FaultMix per body
             self.statuses: Counter[str] = Counter()
             self.abandoned = 0
             self.in_flight = 0
@@ -277,14 +339,45 @@ class OpenAITestServer:
         key = request_key(body)
         text = question_text(body)
         with self._lock:
+            attempt = self.received[key]
             self.received[key] += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            self._respond(handler, body, key, text)
+            if not self._mixed_fault(handler, key, attempt):
+                self._respond(handler, body, key, text)
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _mixed_fault(self, handler: _Handler, key: str, attempt: int) -> bool:
+        """Serve the FaultMix's fault for this attempt, if it draws one; True when it did."""
+        mix = self.fault_mix
+        if mix is None:
+            return False
+        with self._lock:
+            kind = mix.draw(key, attempt) if self.mixed_faults[key] < mix.max_faults_per_body else None
+            if kind is not None:
+                self.mixed_faults[key] += 1
+        if kind is None:
+            return False
+        if self.latency:
+            time.sleep(self.latency)
+        self._count_status(kind)
+        if kind == "429":
+            handler._send_json(
+                429,
+                {"error": {"message": "Rate limit reached for requests", "type": "requests"}},
+                {"Retry-After": f"{mix.retry_after:g}"},
+            )
+        elif kind == "500":
+            handler._send_json(500, {"error": {"message": "The server had an error", "type": "server_error"}})
+        elif kind == "garbage":
+            handler._send(200, mix.garbage_body(key, attempt))
+        else:  # hang, then drop the connection without an answer
+            self._sleep(mix.hang_seconds, handler)
+            handler.close_connection = True
+        return True
 
     def _respond(self, handler: _Handler, body: dict[str, Any], key: str, text: str) -> None:
         if self.latency:
@@ -411,13 +504,16 @@ def main(argv: list[str] | None = None) -> None:
     """`python -m gorilla_rlaif.testing.openai_server --latency 0.2`: serve in the foreground and
     print `PORT <n>` once listening (benchmarks run it in its own process, away from the client's GIL)."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument(
+        "--fault-mix", action="store_true", help="serve FLAKY_PROVIDER (429/500/hang/garbage per body)"
+    )
     args = parser.parse_args(argv)
-    server = OpenAITestServer(latency=args.latency, port=args.port).start()
+    mix = FLAKY_PROVIDER if args.fault_mix else None
+    server = OpenAITestServer(latency=args.latency, fault_mix=mix, port=args.port).start()
     print(f"PORT {server.port}", flush=True)
     try:
         sys.stdin.read()  # serve until stdin closes (the parent exits or closes the pipe)

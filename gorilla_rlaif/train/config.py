@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gorilla_rlaif.data.splits import SplitConfig
+from gorilla_rlaif.harness.config import SandboxConfig
 from gorilla_rlaif.tiny import TinyModelConfig
 
 TINY = "tiny"
@@ -57,7 +58,7 @@ class TrainConfig(_Strict):
     )
     model_revision: str | None = None
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig, description="used when model='tiny'")
-    output_dir: str = Field(..., description="final model + gorilla_rlaif_train.json land here")
+    output_dir: str = Field(..., description="final model + its record (gorilla_rlaif.meta.json) land here")
     overwrite: bool = Field(False, description="replace a finished run in output_dir")
     seed: int = 0
 
@@ -66,7 +67,7 @@ class TrainConfig(_Strict):
         "auto", description="auto: bf16 on a GPU that supports it, else fp32"
     )
     learning_rate: float = Field(5e-5, gt=0)
-    max_steps: int = Field(-1, description="-1: run num_train_epochs")
+    max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1: run num_train_epochs")
     num_train_epochs: float = Field(1.0, gt=0)
     per_device_train_batch_size: int = Field(8, ge=1)
     per_device_eval_batch_size: int = Field(8, ge=1)
@@ -85,6 +86,13 @@ class TrainConfig(_Strict):
     trl: dict[str, Any] = Field(
         default_factory=dict, description="any other field of the TRL config class, passed through"
     )
+
+    @field_validator("max_steps")
+    @classmethod
+    def _max_steps(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("use -1 (train num_train_epochs) or at least 1 step")
+        return value
 
 
 class SFTRunConfig(TrainConfig):
@@ -168,18 +176,21 @@ class FormatSpec(_Strict):
     weight: float = 1.0
 
 
+def _local_sandbox() -> SandboxConfig:
+    return SandboxConfig(backend="local")
+
+
 class ExecutionSpec(_Strict):
     """Execution-grounded score: sandbox verdict of the code + AST match of the API call."""
 
     kind: Literal["execution"] = "execution"
     weight: float = 1.0
-    backend: str = Field("local", description="sandbox backend of gorilla_rlaif.harness")
-    timeout_s: float = Field(30.0, gt=0)
     exec_weight: float = Field(0.5, ge=0, description="share of the sandbox verdict in this score")
     ast_weight: float = Field(0.5, ge=0, description="share of the AST verdict in this score")
-    workers: int | None = Field(None, ge=1)
-    model_cache: str | None = Field(
-        None, description="offline HF/torch.hub cache for the sandbox (gorilla_rlaif.harness.model_cache)"
+    sandbox: SandboxConfig = Field(
+        default_factory=_local_sandbox,
+        description="the harness's SandboxConfig, whole (default: the local backend); model_cache: an "
+        "offline HF/torch.hub cache (gorilla_rlaif.harness.model_cache)",
     )
 
 

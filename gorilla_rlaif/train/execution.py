@@ -15,11 +15,10 @@ prompt loader writes); a row without one gets no AST term (only execution).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.train.config import ExecutionSpec
-from gorilla_rlaif.train.rewards import RewardFunction
+from gorilla_rlaif.train.reward_base import RewardFunction
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +29,8 @@ class ExecutionReward(RewardFunction):
     __name__ = "execution"
 
     def __init__(self, spec: ExecutionSpec):
-        from gorilla_rlaif.harness import SandboxConfig
-
         self.spec = spec
-        extra: dict[str, Any] = {}
-        if spec.workers is not None:
-            extra["workers"] = spec.workers
-        if spec.model_cache is not None:
-            extra["model_cache"] = Path(spec.model_cache)
-        self.sandbox = SandboxConfig(backend=spec.backend, timeout_s=spec.timeout_s, **extra)
+        self.sandbox = spec.sandbox
         self._matchers: dict[str, Any] = {}
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls = 0

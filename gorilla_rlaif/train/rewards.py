@@ -14,21 +14,12 @@ heavy dependencies (transformers, the sandbox) only when chosen.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 from typing import Any
 
 from gorilla_rlaif.train.config import ExecutionSpec, FormatSpec, RewardModelSpec
+from gorilla_rlaif.train.reward_base import RewardFunction
 
 log = logging.getLogger(__name__)
-
-
-class RewardFunction(ABC):
-    """One reward: a float per completion (None when it does not apply; TRL then ignores it)."""
-
-    __name__ = "reward"
-
-    @abstractmethod
-    def __call__(self, prompts: list[str], completions: list[str], **columns: Any) -> list[float | None]: ...
 
 
 class SequenceScorer:
@@ -94,7 +85,7 @@ class RewardModelReward(RewardFunction):
         from gorilla_rlaif.train.run import resolve_model
 
         self.spec = spec
-        path = resolve_model(spec.path)
+        path = resolve_model(spec.path, role="reward model")
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
         if model.config.pad_token_id is None:

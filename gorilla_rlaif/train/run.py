@@ -4,15 +4,15 @@ Layout of `output_dir` after a run (what `from_pretrained(output_dir)` and model
 
     config.json, model.safetensors, generation_config.json, tokenizer*  the trained model (save_pretrained)
     train_config.yaml          the resolved config, reloadable: `gorilla-rlaif train X --config it`
-    gorilla_rlaif_train.json   the run's record, one file (schema below)
+    gorilla_rlaif.meta.json    the run's record, one file (schema below; the sidecar rule)
     checkpoints/               TRL checkpoints while training (`save_steps`), removed after success
 
-`gorilla_rlaif_train.json` = `gorilla_rlaif.provenance.provenance(config, inputs=...)` plus:
+The record = `gorilla_rlaif.provenance.provenance(config, inputs=...)` plus:
 `trainer` (sft|reward|ppo|dpo|grpo), `method` (e.g. `pairwise`), `inputs.model` (base model id or
 dir, revision, file hashes, and the record of the run that produced it when it is ours),
 `inputs.data` (dataset id, config, revision, file hashes, rows), `metrics` (held-out numbers and a
 summary of the training log), `log_history` (TRL's per-step logs), `duration_s`. Model cards
-(issue 7) and the pipeline read this file, so fields are only ever added, never renamed.
+and the pipeline read this file, so fields are only ever added, never renamed.
 
 A run whose output_dir already holds a finished run is refused unless `overwrite=true`; an
 interrupted run with checkpoints made by the same config resumes from the latest one.
@@ -20,7 +20,6 @@ interrupted run with checkpoints made by the same config resumes from the latest
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -31,12 +30,13 @@ from gorilla_rlaif.config import dump_config
 from gorilla_rlaif.errors import ConfigError
 from gorilla_rlaif.io import sha256_file, write_json
 from gorilla_rlaif.provenance import provenance, stable_hash
+from gorilla_rlaif.sidecar import DIRECTORY_SIDECAR, find_sidecar, read_sidecar
 from gorilla_rlaif.tiny import TinyModelConfig
 from gorilla_rlaif.train.config import TINY, TrainConfig
 
 log = logging.getLogger(__name__)
 
-PROVENANCE_FILE = "gorilla_rlaif_train.json"
+PROVENANCE_FILE = DIRECTORY_SIDECAR
 CONFIG_FILE = "train_config.yaml"
 CHECKPOINTS = "checkpoints"
 _CONFIG_HASH_FILE = "config_hash"
@@ -64,20 +64,16 @@ def device_flags(config: TrainConfig) -> dict[str, bool]:
     return {"use_cpu": use_cpu, "bf16": bf16, "fp16": fp16}
 
 
-def resolve_model(name: str, tiny: TinyModelConfig | None = None) -> str:
-    """A model id or directory to `from_pretrained`; 'tiny' builds (or reuses) the toolkit's tiny model."""
+def resolve_model(name: str, tiny: TinyModelConfig | None = None, *, role: str = "model") -> str:
+    """A model id or directory to `from_pretrained`, checked for `role` (`gorilla_rlaif.models`);
+    'tiny' builds (or reuses) the toolkit's tiny model."""
     if name == TINY:
         from gorilla_rlaif.tiny import build_tiny_model
 
         return str(build_tiny_model(tiny))
-    path = Path(name).expanduser()
-    if path.exists():
-        if not (path / "config.json").exists():
-            raise ConfigError(f"model directory {path} has no config.json (not a save_pretrained directory)")
-        return str(path)
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise ConfigError(f"model directory {name} does not exist")
-    return name  # a Hub id
+    from gorilla_rlaif.models import resolve_model as resolve
+
+    return resolve(name, role)
 
 
 def describe_model(name: str, revision: str | None = None) -> dict[str, Any]:
@@ -90,16 +86,15 @@ def describe_model(name: str, revision: str | None = None) -> dict[str, Any]:
             for p in sorted(path.iterdir())
             if p.suffix in _WEIGHT_SUFFIXES or p.name == "config.json"
         }
-        for record_name in (PROVENANCE_FILE, "gorilla_rlaif_tiny.json"):
-            record = path / record_name
-            if record.exists():
-                parent = json.loads(record.read_text(encoding="utf-8"))
-                out["produced_by"] = {
-                    "file": record_name,
-                    "sha256": sha256_file(record),
-                    "trainer": parent.get("trainer", "tiny-model"),
-                    "inputs": parent.get("inputs"),
-                }
+        record = find_sidecar(path)
+        if record is not None:
+            parent = read_sidecar(path) or {}
+            out["produced_by"] = {
+                "file": record.name,
+                "sha256": sha256_file(record),
+                "trainer": parent.get("trainer", "tiny-model"),
+                "inputs": parent.get("inputs"),
+            }
     return out
 
 
@@ -148,7 +143,7 @@ def training_args(cls: type, config: TrainConfig, **specific: Any) -> Any:
             raise ConfigError(
                 f"trl.{key} is set by this trainer's config: set {key}=... instead of trl.{key}"
             )
-        kwargs[key] = value
+        kwargs[key] = _checked(cls, key, value)
     unknown = set(kwargs) - fields
     if unknown:  # a TRL version without a field we rely on: say so instead of a TypeError
         raise ConfigError(f"{cls.__name__} of the installed trl has no field(s) {sorted(unknown)}")
@@ -156,6 +151,29 @@ def training_args(cls: type, config: TrainConfig, **specific: Any) -> Any:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"invalid {cls.__name__}: {exc}") from None
+
+
+def _checked(cls: type, key: str, value: Any) -> Any:
+    """`value` validated against the type TRL declares for `key`: TRL's dataclasses do not check
+    types, so `adam_beta1=abc` would pass a dry run and fail mid-training."""
+    import typing
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from gorilla_rlaif.config import describe_errors
+
+    try:
+        hint = typing.get_type_hints(cls).get(key)
+        adapter = TypeAdapter(hint) if hint is not None else None
+    except Exception:  # a type pydantic cannot build a validator for: TRL checks it at run time
+        return value
+    if adapter is None:
+        return value
+    try:
+        adapter.validate_python(value)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, prefix=f"trl.{key}")) from None
+    return value
 
 
 def _latest_checkpoint(directory: Path) -> Path | None:
@@ -260,8 +278,8 @@ class TrainRun:
     def _write_card(self) -> None:
         """README.md with how the model was trained (a model card; eval results are added by
         `gorilla-bench card`). The model is already saved: a card problem is reported, not raised."""
-        from gorilla_rlaif.card import write_model_card
         from gorilla_rlaif.errors import GorillaRlaifError
+        from gorilla_rlaif.model_card import write_model_card
 
         try:
             write_model_card(self.output_dir)

@@ -22,7 +22,11 @@ BACKENDS: dict[str, str] = {
 __all__ = ["BACKENDS", "Completion", "EvalBackend", "make_backend"]
 
 
+def backend_class(config: EvalConfig) -> type[EvalBackend]:
+    module_name, _, class_name = BACKENDS[config.backend].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def make_backend(config: EvalConfig) -> EvalBackend:
     """Import and build the backend `config.backend` names (loads the model / opens the client)."""
-    module_name, _, class_name = BACKENDS[config.backend].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)(config)
+    return backend_class(config)(config)

@@ -38,6 +38,11 @@ class EvalBackend(ABC):
     def __init__(self, config: EvalConfig):
         self.config = config
 
+    @classmethod  # noqa: B027 - an optional hook
+    def check(cls, config: EvalConfig) -> None:
+        """Refuse what would fail when loading (a missing model, a device that is not there),
+        cheaply and before the run directory is written."""
+
     @abstractmethod
     def complete(self, prompts: Sequence[EvalPrompt], seed: int) -> list[Completion]:
         """One completion per prompt, in order. `seed` makes sampling reproducible per batch."""
@@ -45,7 +50,7 @@ class EvalBackend(ABC):
     @property
     def batch_size(self) -> int:
         """Prompts per `complete` call (and per resume step: rows are saved after each call)."""
-        return self.config.batch_size
+        return self.config.generation.batch_size
 
     def describe(self) -> dict[str, Any]:
         """What identifies the model and the decoding (recorded in results.json)."""

@@ -18,41 +18,21 @@ from gorilla_rlaif.eval.prompts import EvalPrompt
 log = logging.getLogger(__name__)
 
 
-def resolve_device(device: str, dtype: str) -> tuple[str, str]:
-    """'auto' -> cuda when visible, else cpu; dtype 'auto' -> bfloat16 on a GPU that has it, else float32."""
-    import torch
-
-    from gorilla_rlaif.errors import ConfigError
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={device} but no CUDA GPU is visible; use --device cpu or auto")
-    if dtype == "auto":
-        dtype = "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
-    return device, dtype
-
-
 class HFBackend(EvalBackend):
+    @classmethod
+    def check(cls, config: EvalConfig) -> None:
+        from gorilla_rlaif.generate.base import resolve_device
+        from gorilla_rlaif.models import resolve_model
+
+        resolve_model(config.model, "generator")
+        resolve_device(config.generation.device, config.generation.dtype)
+
     def __init__(self, config: EvalConfig):
         super().__init__(config)
-        from gorilla_rlaif.generate import GenerationConfig
         from gorilla_rlaif.generate.hf import HFGenerator
 
-        device, dtype = resolve_device(config.device, config.dtype)
-        self.generation = GenerationConfig(
-            model=config.model,
-            device=device,
-            dtype=dtype,
-            num_candidates=1,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            max_new_tokens=config.max_new_tokens,
-            seed=config.seed,
-            batch_size=config.batch_size,
-            dedup=False,
-        )
-        self.generator = HFGenerator(self.generation)
+        self.generator = HFGenerator(config.generation, config.model)
+        self.generation = self.generator.config  # with device and dtype resolved
         self.tokenizer = self.generator.tokenizer
 
     def complete(self, prompts: Sequence[EvalPrompt], seed: int) -> list[Completion]:

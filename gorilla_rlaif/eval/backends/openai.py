@@ -57,16 +57,10 @@ class OpenAIBackend(EvalBackend):
 
     def __init__(self, config: EvalConfig):
         super().__init__(config)
-        from gorilla_rlaif.llm import LLMSettings, ResponseCache
+        from gorilla_rlaif.llm import ResponseCache
 
-        self.settings = LLMSettings(
-            model=config.model,
-            base_url=config.base_url,
-            concurrency=config.concurrency,
-            max_retries=config.max_retries,
-            # A failed request is not an answer: a re-run of the eval must ask it again.
-            retry_failed=True,
-        )
+        # A failed request is not an answer: a re-run of the eval must ask it again.
+        self.settings = config.llm.model_copy(update={"retry_failed": True})
         self.cache = ResponseCache(config.cache_path)
         self._totals: dict[str, Any] = {}
 
@@ -74,7 +68,7 @@ class OpenAIBackend(EvalBackend):
     def batch_size(self) -> int:
         # Enough requests per call to keep `concurrency` in flight; answers are cached as they
         # arrive, so a larger step loses nothing when interrupted.
-        return max(self.config.batch_size, 4 * self.config.concurrency)
+        return max(self.config.generation.batch_size, 4 * self.settings.concurrency)
 
     def shown_prompt(self, prompt: EvalPrompt) -> list[dict[str, str]]:
         return chat_messages(prompt)
@@ -85,10 +79,10 @@ class OpenAIBackend(EvalBackend):
         requests = [
             ChatRequest(
                 messages=tuple(chat_messages(p)),
-                max_tokens=self.config.max_new_tokens,
-                temperature=self.config.temperature,
+                max_tokens=self.config.generation.max_new_tokens,
+                temperature=self.config.generation.temperature,
                 seed=seed,
-                key_extra={"stage": "eval", "prompt": PROMPT_VERSION, "top_p": self.config.top_p},
+                key_extra={"stage": "eval", "prompt": PROMPT_VERSION, "top_p": self.config.generation.top_p},
             )
             for p in prompts
         ]
@@ -119,11 +113,11 @@ class OpenAIBackend(EvalBackend):
         return {
             "backend": "openai",
             "model": self.config.model,
-            "base_url": self.config.base_url or "https://api.openai.com/v1",
+            "base_url": self.settings.base_url or "https://api.openai.com/v1",
             "prompt": PROMPT_VERSION,
             "system_prompt": SYSTEM_PROMPT,
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_new_tokens,
+            "temperature": self.config.generation.temperature,
+            "max_tokens": self.config.generation.max_new_tokens,
         }
 
     def stats(self) -> dict[str, Any]:

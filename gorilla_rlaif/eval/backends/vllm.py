@@ -16,8 +16,6 @@ from gorilla_rlaif.eval.backends.base import Completion, EvalBackend
 from gorilla_rlaif.eval.config import EvalConfig
 from gorilla_rlaif.eval.prompts import EvalPrompt
 
-STOP = ["\n###"]
-
 
 class VLLMBackend(EvalBackend):
     def __init__(self, config: EvalConfig):
@@ -30,15 +28,15 @@ class VLLMBackend(EvalBackend):
                 "or use --backend hf"
             ) from None
         self._vllm = vllm
-        dtype = "auto" if config.dtype == "auto" else config.dtype
-        self.llm = vllm.LLM(model=config.model, dtype=dtype, seed=config.seed)
+        self.llm = vllm.LLM(model=config.model, dtype=config.generation.dtype, seed=config.seed)
 
     def complete(self, prompts: Sequence[EvalPrompt], seed: int) -> list[Completion]:
+        g = self.config.generation
         params = self._vllm.SamplingParams(
-            temperature=self.config.temperature,
-            top_p=self.config.top_p,
-            max_tokens=self.config.max_new_tokens,
-            stop=STOP,
+            temperature=g.temperature,
+            top_p=g.top_p,
+            max_tokens=g.max_new_tokens,
+            stop=list(g.stop),
             seed=seed,
         )
         outputs = self.llm.generate([p.text for p in prompts], params, use_tqdm=False)
@@ -49,7 +47,7 @@ class VLLMBackend(EvalBackend):
             "backend": "vllm",
             "model": self.config.model,
             "vllm": getattr(self._vllm, "__version__", None),
-            "stop": STOP,
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_new_tokens,
+            "stop": list(self.config.generation.stop),
+            "temperature": self.config.generation.temperature,
+            "max_tokens": self.config.generation.max_new_tokens,
         }

@@ -100,7 +100,9 @@ def _pip(env: Path, *args: str, log_file: Path) -> None:
             cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PIP_NO_INPUT": "1"}
         )
     if proc.returncode:
-        lines = [x for x in log_file.read_text(errors="replace").splitlines(keepends=True) if "is ignored" not in x]
+        lines = [
+            x for x in log_file.read_text(errors="replace").splitlines(keepends=True) if "is ignored" not in x
+        ]
         tail = "".join(lines[-15:])
         raise EnvironmentBuildError(
             f"pip {args[0]} failed (exit {proc.returncode}); full log {log_file}:\n{tail}"

@@ -14,12 +14,12 @@ adds is the merge, so a card can be updated any number of times without losing a
 - the scores table is rendered from the merged `model-index`, so table and metadata always agree.
 
 A new card starts from `cards/model_card.md.jinja`. The trainers call `write_model_card` when a
-run finishes (training section from `gorilla_rlaif_train.json`); `gorilla-bench card` adds results.
+run finishes (training section from the model's record, `gorilla_rlaif.meta.json`); `gorilla-bench card`
+adds results.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from importlib import resources
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gorilla_rlaif.errors import ConfigError, DataError, GorillaRlaifError
+from gorilla_rlaif.sidecar import DIRECTORY_SIDECAR, read_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +37,13 @@ SOURCE_NAME = "gorilla-rlaif"
 # points at the method it implements. `source.name` is what marks an entry as ours.
 SOURCE_URL = "https://arxiv.org/abs/2406.20060"
 DATASET_ID = "gorilla-llm/APIBench"
-TRAIN_RECORD = "gorilla_rlaif_train.json"
+TRAIN_RECORD = DIRECTORY_SIDECAR  # the model directory's record (gorilla_rlaif.sidecar)
 HUB_LABELS = {"huggingface": "HuggingFace", "tensorflowhub": "TensorFlow Hub", "torchhub": "TorchHub"}
 SECTIONS = ("results", "training")
 
 
 def _template_path() -> str:
-    try:
-        path = resources.files("cards") / TEMPLATE
-        if path.is_file():
-            return str(path)
-    except ModuleNotFoundError:
-        pass
-    return str(Path(__file__).resolve().parents[1] / "cards" / TEMPLATE)
+    return str(resources.files("gorilla_rlaif.cards") / TEMPLATE)
 
 
 def _marker(name: str, end: bool = False) -> str:
@@ -69,7 +64,7 @@ def eval_results_from(results: dict[str, Any]) -> list[Any]:
     """One `EvalResult` per (hub, metric) of a results.json, values in percent."""
     from huggingface_hub import EvalResult
 
-    from gorilla_rlaif.eval.score import METRIC_LABELS
+    from gorilla_rlaif.metrics.names import METRIC_LABELS
 
     if "hubs" not in results:
         raise DataError("not a gorilla-bench results.json (no 'hubs')")
@@ -106,17 +101,56 @@ def _key(result: Any) -> tuple[Any, ...]:
 
 
 def merge_eval_results(existing: list[Any] | None, new: list[Any]) -> list[Any]:
-    """Ours replaced by (dataset, config, split, metric); others' kept in their order."""
-    replaced = {_key(r) for r in new}
-    kept = [r for r in existing or [] if not (r.source_name == SOURCE_NAME and _key(r) in replaced)]
-    return kept + list(new)
+    """Ours replaced by (dataset, config, split, metric); others' kept in their order. Within
+    `new`, the last result of a key wins (the same run given twice is listed once)."""
+    latest = {_key(r): r for r in new}
+    kept = [r for r in existing or [] if not (r.source_name == SOURCE_NAME and _key(r) in latest)]
+    return kept + list(latest.values())
+
+
+def model_target(model: str) -> tuple[Path | None, str | None]:
+    """(local model directory, None) or (None, Hub repo id) for what `gorilla-bench card` was given.
+
+    A path that exists must be a model directory (`config.json`); one that does not exist is a
+    typo unless it is a valid Hub id (`org/name`)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            what = "a file" if path.is_file() else "a directory without config.json"
+            raise ConfigError(f"{model} is {what}, not a model directory (save_pretrained output)")
+        return path, None
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise ConfigError(f"model directory {model} does not exist")
+    try:
+        validate_repo_id(model)
+    except HFValidationError as exc:
+        raise ConfigError(f"{model} is neither a local model directory nor a Hub model id ({exc})") from None
+    return None, model
+
+
+def check_results_model(results: list[dict[str, Any]], model: str) -> None:
+    """Refuse eval results of another model than the card's (a local dir compares by path)."""
+
+    def same(a: str, b: str) -> bool:
+        return a == b or Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+    for record in results:
+        theirs = record.get("model")
+        if isinstance(theirs, str) and not same(theirs, model):
+            where = record.get("_path", "a results.json")
+            raise ConfigError(
+                f"{where} holds results of model {theirs!r}, not of {model!r}: not added to its card "
+                "(--allow-other-model if they are the same model)"
+            )
 
 
 def results_table(eval_results: list[Any]) -> str:
     ours = [r for r in eval_results if r.source_name == SOURCE_NAME]
     if not ours:
         return ""
-    from gorilla_rlaif.eval.score import METRICS
+    from gorilla_rlaif.metrics.names import METRICS
 
     order = [key for key, _, _ in METRICS]
     columns = [k for k in order if any(r.metric_type == k for r in ours)]
@@ -150,7 +184,7 @@ def results_table(eval_results: list[Any]) -> str:
 
 # ---- training provenance -> text ------------------------------------------------------------------
 def training_section(record: dict[str, Any]) -> str:
-    """How the model was made, from a trainer's `gorilla_rlaif_train.json`."""
+    """How the model was made, from a trainer's record (the model directory's sidecar)."""
     config = record.get("config") or {}
     inputs = record.get("inputs") or {}
     model = inputs.get("model") or {}
@@ -310,18 +344,16 @@ def write_model_card(
     readme = model_dir / "README.md"
     existing = readme.read_text(encoding="utf-8") if readme.exists() else None
     training = None
-    if (model_dir / TRAIN_RECORD).exists():
-        try:
-            training = json.loads((model_dir / TRAIN_RECORD).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"invalid JSON: {exc.msg}", path=model_dir / TRAIN_RECORD, line=exc.lineno
-            ) from None
+    record = read_sidecar(model_dir)
+    if record is not None and record.get("trainer"):  # a trainer's record (a built tiny model has none)
+        training = record
     name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.resolve().name)
     card = build_card(
         existing, model_name=name, repo=repo_id or str(model_dir), results=results, training=training
     )
-    readme.write_text(str(card), encoding="utf-8")
+    from gorilla_rlaif.io import write_text
+
+    write_text(readme, str(card))
     return readme
 
 
@@ -330,13 +362,21 @@ def load_hub_card(repo_id: str, *, token: str | None = None) -> str | None:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
 
+    from gorilla_rlaif.models import hub_offline
+
+    if hub_offline():  # offline, a missing file and a missing repo look the same: say which it is
+        raise GorillaRlaifError(
+            f"{repo_id} is not a local model directory, and HF_HUB_OFFLINE is set: its card on the Hub "
+            "cannot be read (pass a model directory, or unset HF_HUB_OFFLINE)"
+        )
     try:
         path = hf_hub_download(repo_id, "README.md", repo_type="model", token=token)
     except (EntryNotFoundError, RepositoryNotFoundError):
         return None
     except OfflineModeIsEnabled:
         raise GorillaRlaifError(
-            f"HF_HUB_OFFLINE is set: cannot read {repo_id}'s card from the Hub (unset it, or pass a local model dir)"
+            f"{repo_id} is not a local model directory, and HF_HUB_OFFLINE is set: its card on the Hub "
+            "cannot be read (pass a model directory, or unset HF_HUB_OFFLINE)"
         ) from None
     return Path(path).read_text(encoding="utf-8")
 

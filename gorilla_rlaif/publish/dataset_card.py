@@ -21,11 +21,7 @@ TEMPLATE = "dataset_card.md.jinja"
 
 
 def _template_text() -> str:
-    try:
-        return (resources.files("cards") / TEMPLATE).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # A source checkout run from elsewhere: the folder next to the package.
-        return (Path(__file__).resolve().parents[2] / "cards" / TEMPLATE).read_text(encoding="utf-8")
+    return (resources.files("gorilla_rlaif.cards") / TEMPLATE).read_text(encoding="utf-8")
 
 
 def _size_category(n: int) -> str:
@@ -47,8 +43,13 @@ def _short(value: Any, limit: int = 400) -> str:
 
 
 def render_card(
-    config: Any, record: dict[str, Any], rows: list[dict[str, Any]], configs_block: list[dict[str, Any]]
+    config: Any,
+    record: dict[str, Any],
+    rows: list[Any],
+    configs_block: list[dict[str, Any]],
+    example: str | None = None,
 ) -> str:
+    """The card's markdown; `rows` are the dataset's `FeedbackRow`s, `example` one pair shown."""
     import jinja2
 
     from gorilla_rlaif.judge.rubric import Rubric
@@ -56,13 +57,17 @@ def render_card(
     metas = [m for m in record.get("feedback_meta") or [] if m]
     label_meta = metas[0] if metas else {}
     generation = label_meta.get("generation") or {}
-    judge = label_meta.get("judge") or (rows[0].get("judge") or {})
+    judge = label_meta.get("judge") or (rows[0].judge.model_dump() if rows[0].judge else {})
     rubric_data = label_meta.get("rubric")
     rubric = Rubric.model_validate(rubric_data) if rubric_data else None
-    question_ids = list(rows[0]["answers"])
+    question_ids = list(rows[0].answers)
     if rubric is None:  # feedback without its meta file: questions by id only
         questions = [
-            {"id": q, "text": "(rubric text not available: feedback .meta.json missing)", "desirable": "?"}
+            {
+                "id": q,
+                "text": "(rubric text not available: the feedback file's .meta.json is missing)",
+                "desirable": "?",
+            }
             for q in question_ids
         ]
         rubric_info = {"name": judge.get("rubric", "?"), "version": judge.get("rubric_version", "?")}
@@ -92,9 +97,8 @@ def render_card(
     for score in range(max_score + 1):
         n = stats["score_histogram"].get(str(score), 0)
         histogram.append((score, n, "█" * round(30 * n / peak)))
-    example = None
-    if counts["preferences"]["train"] or counts["preferences"]["test"]:
-        example = _example_pair(record, rows)
+    if not (counts["preferences"]["train"] or counts["preferences"]["test"]):
+        example = None
     judge_public = {k: v for k, v in judge.items() if k != "settings_hash"}
     front = {
         "license": config.license,
@@ -110,7 +114,7 @@ def render_card(
         "config": config,
         "prov": record,
         "front_matter": yaml.safe_dump(front, sort_keys=False, allow_unicode=True),
-        "repo": config.repo_id or config.output_dir,
+        "repo": config.push_to_hub or config.output_dir,
         "generator_model": generator_model,
         "judge_label": f"{judge.get('backend', '?')}" + (f":{judge['model']}" if judge.get("model") else ""),
         "questions": questions,
@@ -134,25 +138,6 @@ def render_card(
     }
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     return redact(env.from_string(_template_text()).render(**context))
-
-
-def _example_pair(record: dict[str, Any], rows: list[dict[str, Any]]) -> str | None:
-    from gorilla_rlaif.publish.build import preference_pairs
-
-    by_prompt: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row["status"] == "ok":
-            by_prompt.setdefault(row["prompt_id"], []).append(row)
-    pairing = record["config"]["pairing"]
-    margin = record["config"]["margin"]
-    for prompt_id in sorted(by_prompt, key=str):
-        pairs = preference_pairs(by_prompt[prompt_id], pairing, margin)
-        if pairs:
-            pair = {
-                k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v) for k, v in pairs[0].items()
-            }
-            return json.dumps(pair, indent=2, ensure_ascii=False)
-    return None
 
 
 def score_histogram_png(histogram: dict[str, int], max_score: int, path: str | Path) -> None:
