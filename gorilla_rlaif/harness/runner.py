@@ -70,6 +70,9 @@ HUB_PATH_MARKERS = (
     "/datasets/load.py",
 )
 HUB_EXCEPTION_MODULES = ("huggingface_hub.", "requests.exceptions", "urllib3.exceptions")
+# TensorFlow's file errors are no OSErrors: tensorflow_hub's cache lock on the read-only /cache
+# raises tf.errors.PermissionDeniedError for a handle that is not in the world.
+HUB_FRAME_ERROR_MODULES = ("tensorflow.python.framework.errors_impl",)
 CHAIN_DEPTH = 8
 MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 4000
@@ -91,10 +94,13 @@ def _is_hub_exception(exc: BaseException) -> bool:
     if isinstance(exc, RuntimeError) and tb is not None:
         # torch.hub's own "Cannot find callable X in hubconf" / "no internet connection and the repo
         # could not be found in the cache": raised by torch/hub.py itself (not by the entry it ran)
-        while tb.tb_next is not None:
-            tb = tb.tb_next
-        return "/torch/hub.py" in tb.tb_frame.f_code.co_filename
-    if not isinstance(exc, (OSError, urllib.error.URLError, ValueError)):
+        last = tb
+        while last.tb_next is not None:
+            last = last.tb_next
+        return "/torch/hub.py" in last.tb_frame.f_code.co_filename
+    if not isinstance(exc, (OSError, urllib.error.URLError, ValueError)) and not module.startswith(
+        HUB_FRAME_ERROR_MODULES
+    ):
         return False
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
@@ -102,6 +108,19 @@ def _is_hub_exception(exc: BaseException) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+def _add_site_dirs(paths: list[str]) -> None:
+    """Mounted site-packages go FIRST on sys.path: the sandbox interpreter's own site-packages
+    (the host's base Python under bubblewrap) may hold other versions (e.g. numpy 2, which the
+    execution environment's TensorFlow cannot import)."""
+    import site
+
+    before = list(sys.path)
+    for path in paths:
+        site.addsitedir(path)
+    added = [p for p in sys.path if p not in before]
+    sys.path[:] = added + before
 
 
 def describe_exception(exc: BaseException) -> dict:
@@ -168,10 +187,7 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
         os.umask(req.get("umask", 0o022))
         os.environ.clear()
         os.environ.update(req["env"])
-        import site
-
-        for path in req.get("site_dirs", []):
-            site.addsitedir(path)
+        _add_site_dirs(req.get("site_dirs", []))
         sys.argv = ["snippet.py"]
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
@@ -525,7 +541,6 @@ def _resident_mb() -> int:
 def serve(kill_all: bool) -> None:
     """The preloaded fork server: import once, then fork a fresh child per request (see top)."""
     import importlib
-    import site
 
     proto = os.dup(1)  # the protocol channel; fd 1 now points at stderr so imports can't corrupt it
     os.dup2(2, 1)
@@ -541,8 +556,7 @@ def serve(kill_all: bool) -> None:
     hello = json.loads(inp.readline() or b"{}")
     os.environ.clear()
     os.environ.update(hello.get("env", {}))
-    for path in hello.get("site_dirs", []):
-        site.addsitedir(path)
+    _add_site_dirs(hello.get("site_dirs", []))
     loaded, failed = [], {}
     start = time.monotonic()
     for name in hello.get("preload", []):
