@@ -120,7 +120,7 @@ def models(args) -> None:
     start and memory, and each snippet's wall time beyond its own work (the harness's overhead:
     request, fork, scratch set-up and wipe, report)."""
     from gorilla_rlaif.harness.backends import load_backend
-    from gorilla_rlaif.harness.runner import classify
+    from gorilla_rlaif.harness.classify import classify
     from gorilla_rlaif.harness.world import PRELOAD_PROFILES
 
     print(f"load before: {os.getloadavg()[0]:.1f}", flush=True)

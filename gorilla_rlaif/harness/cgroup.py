@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from gorilla_rlaif.harness.runner import oom_kill_count
+from gorilla_rlaif.harness.in_sandbox import oom_kill_count
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from gorilla_rlaif.errors import ConfigError
 
 HARNESS_DIR = Path(__file__).resolve().parent
 DOCKERFILE = HARNESS_DIR / "Dockerfile"
-RUNNER = HARNESS_DIR / "runner.py"
+RUNNER = HARNESS_DIR / "in_sandbox.py"
 # What APIBench snippets import: `transformers.pipelines` pulls in most of transformers' own cost.
 DEFAULT_PRELOAD = ("torch", "transformers", "transformers.pipelines")
 LIBRARIES = ("apibench", "project")

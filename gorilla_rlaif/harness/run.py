@@ -13,8 +13,8 @@ from pathlib import Path
 from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.harness.backends import Backend, Worker, WorkerBroken, load_backend
+from gorilla_rlaif.harness.classify import classify
 from gorilla_rlaif.harness.config import SandboxConfig
-from gorilla_rlaif.harness.runner import classify
 from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status, code_sha256
 from gorilla_rlaif.io import JsonlAppender
 from gorilla_rlaif.provenance import stable_hash

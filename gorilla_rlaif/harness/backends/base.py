@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Paths inside every sandbox (container or bubblewrap), so a request means the same everywhere.
 WORKDIR = "/work"
-RUNNER_PATH = "/opt/gorilla-rlaif/runner.py"
+RUNNER_PATH = "/opt/gorilla-rlaif/in_sandbox.py"
 SITE_DIR = "/opt/gorilla-rlaif/site"
 CACHE_DIR = "/cache"
 WORLD_DIR = "/opt/gorilla-rlaif/world"
@@ -218,7 +218,7 @@ class Channel(ABC):
 
 
 class ServerWorker(Worker):
-    """A worker whose sandbox runs the runner's fork server (`runner.py --serve`): the heavy
+    """A worker whose sandbox runs the runner's fork server (`in_sandbox.py --serve`): the heavy
     libraries are imported once per worker, each snippet runs in a fresh fork of it."""
 
     def __init__(self, backend: Backend):

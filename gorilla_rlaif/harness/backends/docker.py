@@ -35,7 +35,7 @@ from gorilla_rlaif.harness.backends.base import (
     harness_timeout,
 )
 from gorilla_rlaif.harness.backends.local import parse_report
-from gorilla_rlaif.harness.runner import encode_request
+from gorilla_rlaif.harness.in_sandbox import encode_request
 
 log = logging.getLogger(__name__)
 

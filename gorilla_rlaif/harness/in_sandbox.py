@@ -1,8 +1,8 @@
-"""The runner that executes ONE snippet inside the sandbox and reports what happened as JSON.
+"""The program that executes ONE snippet inside the sandbox and reports what happened as JSON.
 
 This file runs under the sandbox's own Python (Debian's python3 in the container, the host's base
 interpreter under bubblewrap), so it uses the standard library only and is mounted, not imported
-from the package. It is also importable (`classify`, `STATUSES`) by the harness.
+from the package. The host turns its raw report into a `schema.Status` (`classify.py`).
 
 Why a supervisor inside the sandbox instead of `python -c CODE` and grepping stderr: the status
 must come from the snippet's real exception (type, MRO, exception chain, the frames it passed
@@ -23,9 +23,9 @@ interpreter, so whatever a snippet does to modules, `os.environ`, threads or fil
 child (copy-on-write memory; session killed; scratch dirs wiped), and the next snippet starts from
 the pristine preloaded state. The protocol channel is a private fd the child closes first.
 
-Usage: python3 -I -S runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
-       python3 -I -S runner.py [--uid N --gid N] [--kill-all] --serve   (preloaded fork server)
-       python3 -I -S runner.py --reaper   (PID 1 of a warm container)
+Usage: python3 -I -S in_sandbox.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
+       python3 -I -S in_sandbox.py [--uid N --gid N] [--kill-all] --serve   (preloaded fork server)
+       python3 -I -S in_sandbox.py --reaper   (PID 1 of a warm container)
 (the request JSON, base64-encoded, may be split across arguments: one argument is capped at
 128 KiB by the kernel).
 """
@@ -40,21 +40,6 @@ import select
 import signal
 import sys
 import time
-
-# The closed set of statuses, in the order they are checked. Mirrored by `schema.Status`.
-STATUSES = (
-    "ok",
-    "syntax_error",
-    "import_error",
-    "attribute_error",
-    "name_error",
-    "type_error",
-    "hub_error",
-    "timeout",
-    "oom",
-    "runtime_error",
-    "sandbox_error",
-)
 
 # Where code lives that talks to a model hub. An OSError/URLError/ValueError raised while one of
 # these frames is on the stack is a hub failure (model not in the offline cache, no network),
@@ -451,77 +436,6 @@ def run_request(req: dict, *, kill_all: bool = False) -> dict:
     }
     _wipe(req.get("clean_dirs", []))
     return raw
-
-
-# ----------------------------------------------------------------------------- classification
-
-
-def classify(raw: dict) -> dict:
-    """Map a raw report to the result fields: status, exit_code, error_type, error_message."""
-    child = raw.get("child") or {}
-    exc = child.get("exception")
-    rc = raw.get("returncode")
-    result = {"exit_code": rc, "error_type": None, "error_message": None}
-    if raw.get("timed_out"):
-        return {
-            **result,
-            "status": "timeout",
-            "error_type": "Timeout",
-            "error_message": raw.get("timeout_message")
-            or "wall-time limit reached; the process group was killed",
-        }
-    if child.get("setup_error"):
-        return {
-            **result,
-            "status": "sandbox_error",
-            "error_type": "RunnerError",
-            "error_message": child["setup_error"],
-        }
-    if exc:
-        result.update(error_type=exc["type"], error_message=exc["message"])
-        mro = set(exc["mro"])
-        if child.get("syntax"):
-            return {**result, "status": "syntax_error"}
-        if exc.get("hub"):
-            return {**result, "status": "hub_error"}
-        for name, status in (
-            ("MemoryError", "oom"),
-            ("ImportError", "import_error"),
-            ("AttributeError", "attribute_error"),
-            ("NameError", "name_error"),
-            ("TypeError", "type_error"),
-        ):
-            if name in mro:
-                return {**result, "status": status}
-        return {**result, "status": "runtime_error"}
-    if rc is not None and rc < 0:
-        sig = -rc
-        name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
-        if sig == signal.SIGXCPU:
-            return {
-                **result,
-                "status": "timeout",
-                "error_type": "Timeout",
-                "error_message": "CPU-time limit reached (SIGXCPU)",
-            }
-        if sig == signal.SIGKILL and (
-            raw.get("oom_killed") or raw.get("oom_killed") is None or raw.get("assume_oom")
-        ):
-            return {
-                **result,
-                "status": "oom",
-                "error_type": "OOMKilled",
-                "error_message": "killed by the out-of-memory killer (SIGKILL)",
-            }
-        return {**result, "status": "runtime_error", "error_type": name, "error_message": f"killed by {name}"}
-    if rc:
-        return {
-            **result,
-            "status": "runtime_error",
-            "error_type": "ExitCode",
-            "error_message": f"process exited with code {rc} without an exception",
-        }
-    return {**result, "status": "ok"}
 
 
 def _address_space_mb() -> int:
