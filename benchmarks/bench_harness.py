@@ -1,19 +1,15 @@
 """Throughput of the executability harness: snippets/s per backend vs. unsandboxed floors.
 
     .venv/bin/python benchmarks/bench_harness.py [--n 60] [--workers 2]            # light snippets
-    .venv/bin/python benchmarks/bench_harness.py --models [--n 120] [--n-one-shot 10] [--imports-only]
+    .venv/bin/python benchmarks/bench_harness.py --models [--n 20] [--backends local docker]
 
 Light: tiny stdlib snippets, which measure the sandbox's own cost; the floor runs each as a
 plain `python -c CODE` subprocess (no isolation, no limits) with the same parallelism.
 
-`--models`: APIBench-style snippets that import torch/transformers and load a tiny model
-by id from an offline model cache built here (what `--model-cache-for-snippets` builds). Modes:
-one-shot (a fresh interpreter per snippet: `python -c` floor, local/bubblewrap, docker warm) and
-preloaded (fork-server workers: local/bubblewrap, docker warm), against the unsandboxed preloaded
-floor: this process imports the same modules once and forks a bare child per snippet (no
-limits, no capture, no cleanup). Per-snippet overhead = worker-seconds per snippet beyond that
-floor, i.e. workers/rate - workers/floor_rate. Preloaded rows include each worker's one-time
-preload (reported separately as "start"), amortized over --n snippets.
+`--models`: per preload profile (torch + transformers; TensorFlow + tensorflow_hub), one warm
+worker per backend against the APIBench world: the worker's start (its imports) and anonymous
+memory, and for each of --n typical model snippets its wall time beyond its own work (the snippet
+times itself): the harness's per-snippet overhead.
 """
 
 from __future__ import annotations
@@ -22,10 +18,8 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from gorilla_rlaif.harness import SandboxConfig, Status, run_snippets
 
@@ -38,22 +32,6 @@ LIGHT = [
     "raise ValueError('boom')",
 ]
 HEAVY = "import torch, transformers\nprint(torch.ones(2).sum().item())"
-MODELS = [
-    "from transformers import AutoTokenizer, AutoModelForCausalLM\n"
-    "tok = AutoTokenizer.from_pretrained('gpt2')\n"
-    "model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
-    "out = model.generate(**tok('def f():', return_tensors='pt'), max_new_tokens=3)\n"
-    "print(out.shape[0])",
-    "from transformers import pipeline\n"
-    "unmasker = pipeline('fill-mask', model='bert-base-uncased')\n"
-    "print(len(unmasker('Paris is the [MASK] of France.')))",
-    "import torch\n"
-    "from transformers import AutoModel, AutoTokenizer\n"
-    "tok = AutoTokenizer.from_pretrained('bert-base-uncased')\n"
-    "model = AutoModel.from_pretrained('bert-base-uncased')\n"
-    "with torch.no_grad():\n"
-    "    print(model(**tok('hello world', return_tensors='pt')).last_hidden_state.shape[0])",
-]
 
 
 def python_c_floor(codes: list[str], workers: int, env: dict | None = None) -> float:
@@ -93,38 +71,6 @@ print(failed, flush=True)
 """
 
 
-def preloaded_floor(codes: list[str], workers: int, modules: list[str], env: dict) -> float:
-    """The cost of the work itself with nothing of the sandbox around it: `workers` interpreters
-    import the modules once (not timed), then each forks a bare child per snippet of its share."""
-    import json
-
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", FLOOR_WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(workers)
-    ]
-    for w, proc in enumerate(procs):
-        proc.stdin.write(json.dumps([modules, codes[w::workers]]) + "\n")
-        proc.stdin.flush()
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "ready"
-    start = time.perf_counter()
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    failed = sum(int(proc.stdout.readline()) for proc in procs)
-    rate = len(codes) / (time.perf_counter() - start)
-    for proc in procs:
-        proc.wait()
-    assert not failed, f"{failed} snippets failed in the floor"
-    return rate
-
-
 def sandboxed(codes: list[str], config: SandboxConfig, expect_ok: bool = False) -> float:
     snippets = [{"id": str(i), "code": c} for i, c in enumerate(codes)]
     start = time.perf_counter()
@@ -154,83 +100,82 @@ def light(args) -> None:
         print(f"{name:32s} {rate:10.2f} {rate / ref:9.2f}")
 
 
+PROFILE_SNIPPETS = {
+    # what a typical answer of the hub does with its preloaded framework; each prints its own work
+    "torch": "import time\nt = time.perf_counter()\n"
+    "from transformers import pipeline\n"
+    "unmasker = pipeline('fill-mask', model='bert-base-uncased')\n"
+    "unmasker('Paris is the [MASK] of France.')\n"
+    "print('own', time.perf_counter() - t)",
+    "tensorflow": "import time\nt = time.perf_counter()\n"
+    "import tensorflow as tf\nimport tensorflow_hub as hub\n"
+    "model = tf.keras.Sequential([hub.KerasLayer('https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/4')])\n"
+    "model(tf.zeros([1, 224, 224, 3]))\n"
+    "print('own', time.perf_counter() - t)",
+}
+
+
 def models(args) -> None:
-    from gorilla_rlaif.harness.config import DEFAULT_PRELOAD, SandboxConfig, sandbox_env
-    from gorilla_rlaif.harness.model_cache import build_model_cache_for
-
-    cache = build_model_cache_for(MODELS, Path(tempfile.mkdtemp(prefix="bench-models-")))
-    # --imports-only: the snippet does nothing but import (its own work ~0), so the ratio to
-    # one-shot is bounded only by the import cost; with models, by import / (import + model work).
-    codes = [HEAVY] if args.imports_only else MODELS
-    many = [codes[i % len(codes)] for i in range(args.n)]
-    few = [codes[i % len(codes)] for i in range(args.n_one_shot)]
-    base = {"workers": args.workers, "timeout_s": 300, "model_cache": cache}
-    env = sandbox_env(SandboxConfig(**base, backend="local"), "bench")
-    env.update(HF_HOME=str(cache / "huggingface"), TORCH_HOME=str(cache / "torch"))
-    env = {**env, "PATH": os.environ.get("PATH", env["PATH"])}
-    # (name, snippets, snippets/s over the whole run, start-up seconds, steady snippets/s)
-    rows: list[tuple[str, int, float, float, float]] = []
-
-    def measure(name: str, n: int, fn, start_fn=None) -> None:
-        rate = fn()
-        start, steady = 0.0, rate
-        if start_fn is not None:
-            # A batch of one snippet per worker costs the workers' start (preload) plus one
-            # snippet; the run's remaining time is its steady state.
-            start = args.workers / start_fn()
-            steady = n / max(n / rate - start, 1e-9)
-        rows.append((name, n, rate, start, steady))
-        print(f"  {name}: {rate:.3f} snippets/s (start {start:.1f} s, steady {steady:.3f}/s)", flush=True)
+    """Per preload profile, on one warm worker of each backend (the APIBench world): the worker's
+    start and memory, and each snippet's wall time beyond its own work (the harness's overhead:
+    request, fork, scratch set-up and wipe, report)."""
+    from gorilla_rlaif.harness.backends import load_backend
+    from gorilla_rlaif.harness.classify import classify
+    from gorilla_rlaif.harness.world import PRELOAD_PROFILES
 
     print(f"load before: {os.getloadavg()[0]:.1f}", flush=True)
-    measure("one-shot, `python -c` (unsandboxed)", len(few), lambda: python_c_floor(few, args.workers, env))
-    for backend, label in (("local", "local (bubblewrap)"), ("docker", "docker (warm containers)")):
-        measure(
-            f"one-shot, {label}",
-            len(few),
-            lambda b=backend: sandboxed(few, SandboxConfig(backend=b, preload=False, **base), True),
-        )
-        config = SandboxConfig(backend=backend, preload=True, **base)
-        measure(
-            f"preloaded, {label}",
-            len(many),
-            lambda c=config: sandboxed(many, c, True),
-            lambda c=config: sandboxed(many[: args.workers], c, True),
-        )
-    # The floor's import is not timed at all: its rate is already the steady state.
-    floor_rate = preloaded_floor(many, args.workers, list(DEFAULT_PRELOAD), env)
-    rows.append(("preloaded, unsandboxed fork floor", len(many), floor_rate, 0.0, floor_rate))
-    print(f"load after: {os.getloadavg()[0]:.1f}")
-    one_shot_local = next(r[4] for r in rows if r[0] == "one-shot, local (bubblewrap)")
-    kind = "import-only snippets" if args.imports_only else f"{len(MODELS)} model-loading snippets (cycled)"
-    print(f"\n{kind}, {args.workers} workers; steady = after the workers' one-time start")
     print(
-        "| mode | snippets | snippets/s (whole run) | worker start (s) | steady snippets/s "
-        "| steady s/snippet/worker | overhead vs fork floor (s) | vs floor | vs one-shot local |"
+        "| backend | profile | worker start (s) | worker memory (MB, anonymous) | snippets | own work (s, median) | wall (s, median) | overhead (s, median) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, n, rate, start, steady in rows:
-        per = args.workers / steady
-        over = per - args.workers / floor_rate
-        print(
-            f"| {name} | {n} | {rate:.2f} | {start:.1f} | {steady:.2f} | {per:.3f} | {over:+.3f} "
-            f"| {steady / floor_rate:.2f} | {steady / one_shot_local:.1f}x |"
-        )
+    print("|---|---|--:|--:|--:|--:|--:|--:|")
+    for backend_name in args.backends:
+        for profile, code in PROFILE_SNIPPETS.items():
+            config = SandboxConfig(
+                backend=backend_name,
+                workers=1,
+                timeout_s=300,
+                preload_modules=list(PRELOAD_PROFILES[profile]),
+            )
+            backend = load_backend(config)
+            backend.check()
+            worker = backend.open_worker(0)
+            try:
+                start = time.monotonic()
+                worker.execute(backend.make_request("pass"))  # starts the server (preload)
+                started = time.monotonic() - start
+                walls, owns = [], []
+                for _ in range(args.n):
+                    t = time.monotonic()
+                    raw = worker.execute(backend.make_request(code))
+                    walls.append(time.monotonic() - t)
+                    if classify(raw)["status"] != "ok":
+                        raise SystemExit(
+                            f"{profile} snippet failed: {classify(raw)} {raw.get('stderr', '')[-500:]}"
+                        )
+                    owns.append(float(raw["stdout"].split()[-1]))
+                over = sorted(w - o for w, o in zip(walls, owns, strict=True))
+                median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+                print(
+                    f"| {backend_name} | {profile} | {started:.1f} | {worker.info.get('rss_mb')} | {args.n} | "
+                    f"{median(owns):.3f} | {median(walls):.3f} | {median(over):.3f} |",
+                    flush=True,
+                )
+            finally:
+                worker.close()
+                backend.close()
+    print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=None, help="snippets (light: 60, --models: 120)")
-    parser.add_argument("--n-one-shot", type=int, default=10, help="--models: snippets in one-shot modes")
+    parser.add_argument("--n", type=int, default=None, help="snippets (light: 60, --models: 20 per profile)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--heavy", action="store_true", help="light table with torch-importing snippets")
-    parser.add_argument("--models", action="store_true", help="one-shot vs preloaded on model snippets")
-    parser.add_argument(
-        "--imports-only", action="store_true", help="--models with `import torch, transformers` only"
-    )
+    parser.add_argument("--models", action="store_true", help="per preload profile: start, memory, overhead")
+    parser.add_argument("--backends", nargs="+", default=["local", "docker"], help="--models: backends")
     args = parser.parse_args()
     if args.models:
-        args.n = args.n or 120
+        args.n = args.n or 20
         models(args)
     else:
         args.n = args.n or 60

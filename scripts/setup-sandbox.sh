@@ -3,17 +3,18 @@
 # already done, so `make test` runs it every time (≈1 s when all is in place).
 #   1. apt packages docker.io, bubblewrap, debootstrap (if a command is missing; needs root)
 #   2. dockerd on $DOCKER_SOCK, started in the background with a log file if the socket does not answer
-#   3. the base image: a Debian bookworm minbase root file system (debootstrap) + `docker import`
+#   3. the base image: a Debian bookworm minbase root file system with python3 and ffmpeg
+#      (debootstrap) + `docker import`
 #      (no container registry is needed; bookworm's python3 is 3.11, the project's Python, so
 #      the project's virtualenv can be mounted into containers for the libraries)
 #   4. the sandbox image from gorilla_rlaif/harness/Dockerfile, tagged with the file's hash
 # Environment: DOCKER_SOCK (default /var/run/docker.sock), DOCKERD_LOG, DOCKERD_DATA_ROOT,
-# GORILLA_SANDBOX_BASE (default gorilla-rlaif-base:bookworm), DEBIAN_MIRROR.
+# GORILLA_SANDBOX_BASE (default gorilla-rlaif-base:bookworm-ffmpeg), DEBIAN_MIRROR.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DOCKER_SOCK="${DOCKER_SOCK:-/var/run/docker.sock}"
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/gorilla-rlaif-dockerd.log}"
-BASE="${GORILLA_SANDBOX_BASE:-gorilla-rlaif-base:bookworm}"
+BASE="${GORILLA_SANDBOX_BASE:-gorilla-rlaif-base:bookworm-ffmpeg}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DOCKERFILE_DIR="$ROOT/gorilla_rlaif/harness"
 TAG="$(sha256sum "$DOCKERFILE_DIR/Dockerfile" | cut -c1-12)"
@@ -26,6 +27,8 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# transformers' audio pipelines decode files with ffmpeg; the local sandbox sees the host's /usr
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -53,7 +56,7 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   rootfs="$(mktemp -d /tmp/gorilla-rlaif-rootfs.XXXXXX)"
   trap 'rm -rf "$rootfs"' EXIT
   say "debootstrap bookworm minbase + python3 into $rootfs"
-  debootstrap --variant=minbase --include=python3 bookworm "$rootfs" "$MIRROR" >/dev/null
+  debootstrap --variant=minbase --include=python3,ffmpeg bookworm "$rootfs" "$MIRROR" >/dev/null
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | docker import -m "debootstrap bookworm minbase + python3" - "$BASE" >/dev/null
   say "built $BASE in $(( $(date +%s) - start )) s"

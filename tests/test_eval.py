@@ -20,22 +20,11 @@ from gorilla_rlaif.eval.backends import make_backend
 from gorilla_rlaif.eval.prompts import load_eval_prompts
 from gorilla_rlaif.eval.run import response_sha256
 from gorilla_rlaif.eval.score import sample_values
+from gorilla_rlaif.harness.schema import Status
 from gorilla_rlaif.io import read_jsonl, sha256_file
 
-STATUSES = {
-    "ok",
-    "syntax_error",
-    "import_error",
-    "attribute_error",
-    "name_error",
-    "type_error",
-    "hub_error",
-    "timeout",
-    "oom",
-    "runtime_error",
-    "sandbox_error",
-    "no_code",
-}
+# What an eval row can say: the harness's statuses plus the eval's own "no code in the answer".
+STATUSES = {s.value for s in Status} | {"no_code"}
 
 
 def load(run_dir: Path) -> tuple[dict, list[dict]]:
@@ -381,8 +370,7 @@ def run_scripted(tmp_path: Path, sandbox: str) -> tuple[dict, list[dict]]:
         model="scripted",
         hubs=["torchhub"],
         limit=4,
-        sandbox={"backend": sandbox, "timeout_s": 60},
-        model_cache=str(tmp_path / "model-cache"),
+        sandbox={"backend": sandbox, "timeout_s": 60},  # against the default stand-in world
         output_path=str(tmp_path / "out"),
         progress=False,
     )

@@ -13,7 +13,7 @@ from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.harness import SandboxConfig, Status, run_snippets
 from gorilla_rlaif.harness.backends import SandboxUnavailable
 from gorilla_rlaif.harness.backends.local import LocalServerWorker, LocalWorker
-from gorilla_rlaif.harness.runner import classify
+from gorilla_rlaif.harness.classify import classify
 from gorilla_rlaif.io import read_jsonl
 from tests.test_harness_sandbox import leftover_daemons
 
@@ -192,3 +192,27 @@ def test_cli_exec_writes_results_and_summary(tmp_path, capsys):
 )
 def test_classify_raw_reports(raw, status):
     assert classify(raw)["status"] == status
+
+
+def test_wiping_scratch_never_follows_links_out_of_it(tmp_path):
+    """The runner empties scratch dirs between snippets, making each subdirectory writable first
+    (a snippet may chmod 000 one). A link in scratch (the TORCH_HOME scratch links the stand-in
+    repositories) must not lend its target that chmod: the target keeps its mode and content."""
+    from gorilla_rlaif.harness import in_sandbox as runner
+
+    outside = tmp_path / "world" / "repo"
+    outside.mkdir(parents=True)
+    (outside / "hubconf.py").write_text("x = 1\n")
+    outside.chmod(0o755)
+    scratch = tmp_path / "scratch"
+    (scratch / "hub").mkdir(parents=True)
+    (scratch / "hub" / "repo").symlink_to(outside)
+    locked = scratch / "locked"
+    locked.mkdir()
+    (locked / "f").write_text("y")
+    locked.chmod(0)
+    runner._wipe([str(scratch)])
+    assert list(scratch.iterdir()) == []
+    assert (
+        oct(outside.stat().st_mode & 0o777) == "0o755" and (outside / "hubconf.py").read_text() == "x = 1\n"
+    )

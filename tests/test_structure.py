@@ -169,6 +169,7 @@ CONFIG_PATHS: dict[tuple[str, ...], tuple[dict[str, Any], str, dict[str, Any]]] 
     ("leaderboard",): ({"output": "{tmp}"}, "show=true", {"output": "{tmp}", "show": True}),
     ("compare",): ({"runs": ["a", "b"]}, "hub=torch", {"runs": ["a", "b"], "hub": "torchhub"}),
     ("card",): ({"model": "org/name", "results": ["r.json"]}, "model_name=x", {"results": ["r.json"], "model_name": "x"}),
+    ("world",): ({"action": "info", "parts": ["torchhub"]}, "env_only=true", {"parts": ["torchhub"], "env_only": True}),
 }  # fmt: skip
 
 
@@ -271,14 +272,13 @@ def test_sandbox_and_llm_settings_reach_eval_and_the_grpo_reward_whole():
     """Any SandboxConfig field set on eval or on the execution reward reaches the sandbox as is
     (no field copied by hand, so new fields flow through)."""
     from gorilla_rlaif.eval import EvalConfig
-    from gorilla_rlaif.eval.execute import sandbox_config
     from gorilla_rlaif.harness.config import SandboxConfig
     from gorilla_rlaif.train.config import ExecutionSpec
     from gorilla_rlaif.train.execution import ExecutionReward
 
     limits = {"backend": "local", "timeout_s": 12.0, "max_procs": 16, "max_output_kb": 8, "network": True}
     config = EvalConfig(model="m", sandbox=limits, llm={"concurrency": 3, "max_retries": 1})
-    sandbox = sandbox_config(config)
+    sandbox = config.sandbox  # what execute_samples hands to run_snippets, whole
     assert isinstance(sandbox, SandboxConfig)
     assert {k: getattr(sandbox, k) for k in limits} == limits
     assert (config.llm.model, config.llm.concurrency, config.llm.max_retries) == ("m", 3, 1)

@@ -45,6 +45,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "leaderboard": "gorilla_rlaif.cli.leaderboard",
     "compare": "gorilla_rlaif.cli.compare",
     "card": "gorilla_rlaif.cli.card",
+    "world": "gorilla_rlaif.cli.world",
 }
 
 PROGRAMS = {

@@ -87,7 +87,11 @@ COMMAND = Command(
         flag("sandbox.timeout_s", "--exec-timeout", help="seconds per snippet"),
         flag("sandbox.memory_mb", "--exec-memory-mb", help="memory per snippet, MB"),
         flag("sandbox.workers", "--exec-workers", help="snippets at once"),
-        flag("model_cache"),
+        flag(
+            "sandbox.model_cache",
+            "--model-cache",
+            help="a model cache mounted at /cache instead of the stand-in world (huggingface/, torch/, tfhub/)",
+        ),
         flag("output_path", "--output-path", "-o"),
         flag("run_name"),
         flag("bootstrap"),

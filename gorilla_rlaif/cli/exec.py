@@ -7,14 +7,17 @@ stdout/stderr, appended as each snippet finishes. Re-running the same command re
 snippets without a row run. A summary (executability = ok / total, the rate without hub errors,
 a count per status) is printed and written next to the output as OUTPUT.meta.json (the sidecar).
 
-By default each worker is a fork server that imports torch/transformers once and forks a fresh,
-equally isolated child per snippet (milliseconds instead of ~5 s of imports per snippet);
---no-preload starts a new interpreter per snippet instead.
+Snippets run against the APIBench world (gorilla-bench world --help): the libraries APIBench code
+imports, at the versions of its era, and offline stand-ins for every API of the three hubs, so a
+real API loads and a made-up one fails as a hub_error. By default each worker is a fork server that
+imports the snippet's framework once (torch + transformers, or TensorFlow + tensorflow_hub) and
+forks a fresh, equally isolated child per snippet; --no-preload starts a new interpreter per
+snippet instead.
 
 Examples:
   gorilla-bench exec snippets.jsonl --backend docker --output results.jsonl
   gorilla-bench exec snippets.jsonl --backend local --timeout 10 --memory-mb 1024 -o results.jsonl
-  gorilla-bench exec snippets.jsonl -o results.jsonl --model-cache-for-snippets runs/model-cache
+  gorilla-bench exec snippets.jsonl -o results.jsonl --network --model-cache runs/downloads   # real hubs
   gorilla-bench exec snippets.jsonl -o results.jsonl --no-preload
 """
 
@@ -40,9 +43,6 @@ class ExecConfig(BaseModel):
     snippets: Path = Field(description='JSONL with {"id": ..., "code": ...} rows')
     output: Path = Field(description="results JSONL (resumed if present: rows of the same code and limits)")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    model_cache_for_snippets: Path | None = Field(
-        None, description="build tiny random models for every model id the snippets load into DIR, and use it"
-    )
     progress: bool = operational(True, description="progress bar")
 
 
@@ -54,7 +54,6 @@ def run(config: ExecConfig, args: argparse.Namespace) -> int:
     import logging
 
     from gorilla_rlaif.harness import run_snippets, summarize
-    from gorilla_rlaif.harness.model_cache import build_model_cache_for
     from gorilla_rlaif.io import read_jsonl, sha256_file
     from gorilla_rlaif.provenance import provenance
     from gorilla_rlaif.sidecar import write_sidecar
@@ -69,9 +68,6 @@ def run(config: ExecConfig, args: argparse.Namespace) -> int:
             )
         snippets.append({"id": str(row["id"]), "code": row["code"]})
     sandbox = config.sandbox
-    if config.model_cache_for_snippets:
-        cache = build_model_cache_for([s["code"] for s in snippets], config.model_cache_for_snippets)
-        sandbox = sandbox.model_copy(update={"model_cache": cache})
     results = run_snippets(snippets, sandbox, output=config.output, progress=config.progress)
     summary = summarize(results)
     summary_path = write_sidecar(
@@ -108,8 +104,9 @@ COMMAND = Command(
         flag("sandbox.max_file_mb", "--max-file-mb"),
         flag("sandbox.max_output_kb", "--max-output-kb"),
         flag("sandbox.network", "--network", value=True),
+        flag("sandbox.libraries", "--libraries"),
+        flag("sandbox.world", "--world"),
         flag("sandbox.model_cache", "--model-cache"),
-        flag("model_cache_for_snippets", "--model-cache-for-snippets", metavar="DIR"),
         flag(
             "sandbox.image", "--image", help="docker image (default: the tag scripts/setup-sandbox.sh builds)"
         ),
@@ -136,5 +133,5 @@ COMMAND = Command(
         flag("sandbox.local_isolation", "--local-isolation"),
         flag("progress", "--no-progress", value=False, help="no progress bar"),
     ],
-    outputs={"output": "file", "model_cache_for_snippets": "dir"},
+    outputs={"output": "file"},
 )

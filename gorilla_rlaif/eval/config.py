@@ -92,11 +92,6 @@ class EvalConfig(BaseModel):
         description="where generated code runs: docker (isolated), local, or none (skip executability); "
         "a backend name or the harness's whole SandboxConfig",
     )
-    model_cache: str | None = operational(
-        None,
-        description="directory of the sandbox's offline stand-in models for the reference APIs "
-        "(default ~/.cache/gorilla-rlaif/sandbox-models; built once, extended as needed)",
-    )
     bootstrap: int = Field(
         1000, ge=0, le=100_000, description="resamples for the 95% intervals (0 = no intervals)"
     )
@@ -141,10 +136,6 @@ class EvalConfig(BaseModel):
             )
         if self.llm.model != self.model:
             self.llm = self.llm.model_copy(update={"model": self.model})
-        if self.sandbox is not None and self.sandbox.model_cache is not None:
-            raise ValueError(
-                "set model_cache (eval builds the stand-in models there), not sandbox.model_cache"
-            )
         return self
 
     # -- derived -----------------------------------------------------------------------------------
@@ -159,7 +150,14 @@ class EvalConfig(BaseModel):
 
     def identity(self) -> dict[str, Any]:
         """The fields that define what the numbers mean (see the module docstring)."""
-        return identity(self)
+        ident = identity(self)
+        if self.sandbox is not None and self.sandbox.world != "none" and self.sandbox.model_cache is None:
+            # what the code ran against: another execution environment or stand-in world is another
+            # measurement (a model_cache of the user's is itself part of the identity)
+            from gorilla_rlaif.harness.world import fingerprint
+
+            ident["sandbox_world"] = fingerprint()[:16]
+        return ident
 
     @property
     def config_hash(self) -> str:

@@ -4,10 +4,11 @@ What runs is the response's parsed `code` section, unchanged. Identical code is 
 the SHA-256 of the code) and the results go to `RUN/executions.jsonl` as they finish, through the
 harness's own resumable output, so an interrupted eval does not execute a snippet twice.
 
-Generated code loads models (`from_pretrained("org/name")`, `torch.hub.load(...)`), and the
-sandbox has no network: the harness's model cache provides tiny random models under the ids the
-prompts' reference APIs use, built once and cached, so code that calls the right API can run
-offline and fail only for its own reasons.
+Generated code loads models (`from_pretrained("org/name")`, `torch.hub.load(...)`,
+`hub.KerasLayer(url)`), and the sandbox has no network: it runs against the harness's stand-in
+world (`gorilla_rlaif.harness.world`): every API of the three hubs' databases has a stand-in of the
+kind the code asks for, so code that calls a real API can run offline and fail only for its own
+reasons, while a made-up id fails to load (`hub_error`).
 """
 
 from __future__ import annotations
@@ -31,27 +32,17 @@ def sample_code(row: dict[str, Any]) -> str | None:
     return code if isinstance(code, str) and code.strip() else None
 
 
-def sandbox_config(config: EvalConfig, model_cache: Any = None) -> Any:
-    """The eval's sandbox, with the model cache it built (None when execution is off)."""
-    if config.sandbox is None:
-        return None
-    return config.sandbox.model_copy(update={"model_cache": model_cache})
-
-
 def execute_samples(
     config: EvalConfig, rows: Sequence[dict[str, Any]], records: Sequence[Any], run_dir: Path
 ) -> dict[str, dict[str, Any]]:
     """`{code_sha256: result}` for every distinct code of `rows` (nothing when sandbox is 'none')."""
     codes = [code for row in rows if (code := sample_code(row)) is not None]
-    return execute_codes(config, codes, reference_codes(records), run_dir / EXECUTIONS_FILE)
+    return execute_codes(config, codes, run_dir / EXECUTIONS_FILE)
 
 
-def execute_codes(
-    config: Any, codes: Sequence[str], cache_codes: Sequence[str], output: Path
-) -> dict[str, dict[str, Any]]:
-    """Run each distinct code once in `config.sandbox` (a `SandboxConfig`, or None: nothing runs),
-    with the offline model cache `config.model_cache`, as on EvalConfig; results stream to
-    `output` (resumable). `cache_codes`: the reference code whose models the cache must hold."""
+def execute_codes(config: Any, codes: Sequence[str], output: Path) -> dict[str, dict[str, Any]]:
+    """Run each distinct code once in `config.sandbox` (a `SandboxConfig`, or None: nothing runs)
+    against the stand-in world it names; results stream to `output` (resumable)."""
     if config.sandbox is None:
         return {}
     from gorilla_rlaif.harness import Snippet, run_snippets
@@ -62,11 +53,8 @@ def execute_codes(
         snippets.setdefault(sha, Snippet(id=sha, code=code))
     if not snippets:
         return {}
-    cache = model_cache_for_codes(cache_codes, config.model_cache)
     log.info("executing %d distinct snippets in the %s sandbox", len(snippets), config.sandbox.backend)
-    results = run_snippets(
-        list(snippets.values()), sandbox_config(config, cache), output=output, progress=config.progress
-    )
+    results = run_snippets(list(snippets.values()), config.sandbox, output=output, progress=config.progress)
     return {r.id: _result_dict(r) for r in results}
 
 
@@ -96,34 +84,3 @@ def exec_field(
     if result is None:
         raise RuntimeError(f"sample {row['id']}: its code {sha[:12]} was not executed")
     return {**result, "code_sha256": sha}
-
-
-def default_model_cache_dir() -> Path:
-    """Where the sandbox's stand-in models live between evals (built once, extended as needed)."""
-    import os
-
-    root = os.environ.get("GORILLA_RLAIF_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gorilla-rlaif"
-    )
-    return Path(root) / "sandbox-models"
-
-
-def reference_codes(records: Sequence[Any]) -> list[str]:
-    """The reference code of `records` (their `api_call` and gold code): what the sandbox's
-    offline model cache must hold."""
-    codes: list[str] = []
-    for record in records:
-        codes.append(record.api_data.api_call)
-        if record.output is not None:
-            codes += [record.output.api_call, record.output.code]
-    return codes
-
-
-def model_cache_for_codes(codes: Sequence[str], cache_dir: str | Path | None = None) -> Path:
-    """The offline model cache holding the models `codes` load. Only reference code goes in: a
-    model id a response invents is not built, so a hallucinated model fails to load
-    (`hub_error`) as it would for a user."""
-    from gorilla_rlaif.harness.model_cache import build_model_cache_for
-
-    directory = Path(cache_dir) if cache_dir else default_model_cache_dir()
-    return build_model_cache_for(list(codes), directory)

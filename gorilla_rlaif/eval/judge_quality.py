@@ -91,9 +91,6 @@ class JudgeReportConfig(BaseModel):
         description="where candidates' code runs for `bug_free` and executability: local, docker, or "
         "none (skip both); a backend name or the harness's whole SandboxConfig",
     )
-    model_cache: str | None = operational(
-        None, description="the sandbox's offline stand-in models (default: the shared cache)"
-    )
     # statistics
     bins: int = Field(10, ge=2, le=50, description="calibration bins (equal width over P(yes))")
     bootstrap: int = Field(1000, ge=0, le=100_000, description="resamples for the 95% intervals")
@@ -315,17 +312,10 @@ def quality_rows(config: JudgeReportConfig) -> list[dict[str, Any]]:
     hubs = {r.id: normalize_hub(r.hub or config.hub or "torchhub") for r in ok}
     matchers = {hub: matcher_for(hub, config.data_dir) for hub in set(hubs.values())}
     samples = [{"id": r.id, "parsed": parse_completion(r.completion)} for r in ok]
-    cache_codes = [
-        code
-        for r in ok
-        if r.reference
-        for code in (r.reference.api_call, r.reference.answer_api_call)
-        if code
-    ]
     codes = [s["parsed"]["code"] for s in samples if (s["parsed"].get("code") or "").strip()]
     out_dir = Path(config.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    executed = execute_codes(config, codes, cache_codes, out_dir / EXECUTIONS_FILE)
+    executed = execute_codes(config, codes, out_dir / EXECUTIONS_FILE)
     rows = []
     for row, sample in zip(ok, samples, strict=True):
         reference = row.reference.model_dump() if row.reference else None

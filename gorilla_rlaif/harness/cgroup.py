@@ -20,16 +20,17 @@ import time
 import uuid
 from pathlib import Path
 
-from gorilla_rlaif.harness.runner import oom_kill_count
+from gorilla_rlaif.harness.in_sandbox import oom_kill_count
 
 log = logging.getLogger(__name__)
 
 ROOT_V2 = Path("/sys/fs/cgroup")
 ROOT_V1 = Path("/sys/fs/cgroup/memory")
 PREFIX = "gorilla-rlaif-sandbox-"
-# What the sandbox's own processes (bubblewrap, the runner, a preloaded server's imports) need
-# on top of the snippet's limit: the same allowance the docker backend gives its containers.
-OVERHEAD_MB = 256
+# What the sandbox's own processes (bubblewrap, the runner) need on top of the snippet's limit:
+# the same allowance the docker backend gives its containers. (A preloaded server's imports are
+# added when it is ready: `ServerWorker.fit_memory`.)
+OVERHEAD_MB = 64
 
 
 def _v2_root() -> Path | None:
@@ -65,29 +66,41 @@ class MemoryCgroup:
         """A new cgroup, or None when this machine cannot make one (the caller keeps rlimits)."""
         if os.geteuid() != 0:
             return None
-        limit = (limit_mb + OVERHEAD_MB) * 1024 * 1024
         root, version = _v2_root(), 2
         if root is None:
             root, version = _v1_root(), 1
         if root is None:
             return None
-        path = root / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        path = root / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"  # named by the owning process
+        cgroup = cls(path, version)
         try:
             path.mkdir()
             if version == 2:
-                (path / "memory.max").write_text(str(limit))
                 with contextlib.suppress(OSError):
                     (path / "memory.swap.max").write_text("0")
-            else:
-                (path / "memory.limit_in_bytes").write_text(str(limit))
-                with contextlib.suppress(OSError):  # absent without swap accounting
-                    (path / "memory.memsw.limit_in_bytes").write_text(str(limit))
+            cgroup.set_limit(limit_mb)
         except OSError as exc:
             log.warning("could not create a memory cgroup at %s (%s): per-process rlimits only", path, exc)
             with contextlib.suppress(OSError):
                 path.rmdir()
             return None
-        return cls(path, version)
+        return cgroup
+
+    def set_limit(self, limit_mb: int) -> None:
+        """`limit_mb + OVERHEAD_MB`, without swap. A preloaded worker is created with room for
+        its imports, then narrowed to what it holds plus the snippet's limit (`ServerWorker`)."""
+        limit = str((limit_mb + OVERHEAD_MB) * 1024 * 1024)
+        if self.version == 2:
+            (self.path / "memory.max").write_text(limit)
+        else:
+            # v1 refuses a memory limit above memory+swap: order the two writes accordingly
+            files = [self.path / "memory.limit_in_bytes", self.path / "memory.memsw.limit_in_bytes"]
+            current = int((self.path / "memory.limit_in_bytes").read_text())
+            for file in files if int(limit) < current else reversed(files):
+                with contextlib.suppress(
+                    FileNotFoundError, PermissionError
+                ):  # memsw: absent without swap accounting
+                    file.write_text(limit)
 
     def wrap(self, argv: list[str]) -> list[str]:
         """`argv` run by a shell that first moves itself into the cgroup, then execs it."""

@@ -14,9 +14,10 @@ from gorilla_rlaif.errors import ConfigError
 
 HARNESS_DIR = Path(__file__).resolve().parent
 DOCKERFILE = HARNESS_DIR / "Dockerfile"
-RUNNER = HARNESS_DIR / "runner.py"
+RUNNER = HARNESS_DIR / "in_sandbox.py"
 # What APIBench snippets import: `transformers.pipelines` pulls in most of transformers' own cost.
 DEFAULT_PRELOAD = ("torch", "transformers", "transformers.pipelines")
+LIBRARIES = ("apibench", "project")
 
 
 def default_image() -> str:
@@ -63,10 +64,27 @@ class SandboxConfig(BaseModel):
     )
 
     # Parameters that control what the sandbox sees
-    model_cache: Path | None = operational(
-        None, description="directory with huggingface/ (HF_HOME) and torch/ (TORCH_HOME), mounted at /cache"
+    libraries: str = Field(
+        "apibench",
+        description="the Python libraries snippets import: 'apibench' (the execution environment pinned "
+        "by gorilla_rlaif/harness/world/apibench-env.lock, built on first use), 'project' (this "
+        "virtualenv), or a site-packages directory",
     )
-    site_packages: list[Path] = operational(default_factory=default_site_packages)
+    world: Literal["apibench", "none"] = Field(
+        "apibench",
+        description="what snippets run against: 'apibench' = offline stand-ins for every API of the three "
+        "hubs' databases, sample input files and the offline web (with network=True: the real hubs and "
+        "web, and model_cache is a download cache); 'none' = only model_cache, if given",
+    )
+    model_cache: Path | None = Field(
+        None,
+        description="directory mounted at /cache (huggingface/ = HF_HOME, torch/ = TORCH_HOME, tfhub/, "
+        "sentence_transformers/): replaces the world's stand-ins; with network=True a download cache "
+        "(default: a directory of its own under the gorilla-rlaif cache)",
+    )
+    site_packages: list[Path] | None = Field(
+        None, description="explicit site-packages directories to mount (overrides `libraries`)"
+    )
     mount_site_packages: bool = Field(True, description="off when the image has its own libraries")
     env: dict[str, str] = Field(
         default_factory=dict, description="extra variables for the snippet (never inherited)"
@@ -79,9 +97,11 @@ class SandboxConfig(BaseModel):
         description="each worker runs a fork server that imports preload_modules once and forks a "
         "fresh child per snippet (False: a new interpreter per snippet, 'one-shot')",
     )
-    preload_modules: list[str] = operational(
-        default_factory=lambda: list(DEFAULT_PRELOAD),
-        description="modules the fork server imports (those not importable are skipped)",
+    preload_modules: list[str] | None = operational(
+        None,
+        description="modules the fork server imports (those not importable are skipped); None: by "
+        "what each snippet imports (TensorFlow snippets get a TensorFlow worker, the others torch + "
+        "transformers: gorilla_rlaif.harness.world.PRELOAD_PROFILES)",
     )
 
     @model_validator(mode="after")
@@ -89,7 +109,7 @@ class SandboxConfig(BaseModel):
         # With the network on, the cache is a download cache: created on first use.
         if self.model_cache is not None and not self.network and not Path(self.model_cache).is_dir():
             raise ConfigError(
-                f"model_cache {self.model_cache} is not a directory (build one with build_model_cache)"
+                f"model_cache {self.model_cache} is not a directory (a model cache, e.g. a --network download cache)"
             )
         if self.mount_site_packages:
             if sys.version_info[:2] != (3, 11):
@@ -97,10 +117,33 @@ class SandboxConfig(BaseModel):
                     "mount_site_packages needs Python 3.11 (the sandbox image's Python); "
                     "use an image with its own libraries and mount_site_packages=False"
                 )
-            for path in self.site_packages:
+            for path in self.site_packages or []:
                 if not Path(path).is_dir():
                     raise ConfigError(f"site_packages entry {path} is not a directory")
+            if (
+                self.site_packages is None
+                and self.libraries not in LIBRARIES
+                and not Path(self.libraries).is_dir()
+            ):
+                raise ConfigError(
+                    f"libraries={self.libraries!r}: expected 'apibench', 'project' or a site-packages directory"
+                )
         return self
+
+    def library_dirs(self) -> list[Path]:
+        """The site-packages directories the sandbox mounts (builds the execution environment on
+        first use when `libraries='apibench'`)."""
+        if not self.mount_site_packages:
+            return []
+        if self.site_packages is not None:
+            return [Path(p) for p in self.site_packages]
+        if self.libraries == "project":
+            return default_site_packages()
+        if self.libraries == "apibench":
+            from gorilla_rlaif.harness.world.env import ensure_env, site_packages
+
+            return [site_packages(ensure_env())]
+        return [Path(self.libraries)]
 
 
 def sandbox_by_name(value: Any) -> Any:
@@ -122,7 +165,9 @@ def sandbox_env(config: SandboxConfig, marker: str) -> dict[str, str]:
     tokens) never reach it. Hubs run offline unless the network is allowed."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/work",
+        # not the working directory: libraries keep dot-dirs in HOME (~/.keras, ~/.cache), and the
+        # snippet's working directory should hold only what the snippet itself writes
+        "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
         "USER": "sandbox",
@@ -135,6 +180,9 @@ def sandbox_env(config: SandboxConfig, marker: str) -> dict[str, str]:
         "TOKENIZERS_PARALLELISM": "false",
         "HF_HOME": "/cache/huggingface",
         "TORCH_HOME": "/cache/torch",
+        "TFHUB_CACHE_DIR": "/cache/tfhub",
+        "SENTENCE_TRANSFORMERS_HOME": "/cache/sentence_transformers",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
         "GORILLA_SANDBOX_RUN": marker,
     }
     if not config.network:

@@ -13,8 +13,8 @@ from pathlib import Path
 from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
 from gorilla_rlaif.harness.backends import Backend, Worker, WorkerBroken, load_backend
+from gorilla_rlaif.harness.classify import classify
 from gorilla_rlaif.harness.config import SandboxConfig
-from gorilla_rlaif.harness.runner import classify
 from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status, code_sha256
 from gorilla_rlaif.io import JsonlAppender
 from gorilla_rlaif.provenance import stable_hash
@@ -45,6 +45,7 @@ def to_result(snippet_id: str, raw: dict) -> ExecResult:
         duration_s=raw.get("duration_s", 0.0),
         error_type=fields["error_type"],
         error_message=fields["error_message"],
+        traceback=((raw.get("child") or {}).get("exception") or {}).get("traceback"),
         stdout=raw.get("stdout", ""),
         stderr=raw.get("stderr", ""),
     )
@@ -146,18 +147,12 @@ def run_snippets(
         if results:
             log.info("resuming: %d of %d snippets already have a result", len(results), len(items))
         if todo:
-            backend = load_backend(config)
-            backend.check()
-            pool = _WorkerPool(backend)
             bar = tqdm(total=len(todo), desc=f"exec ({config.backend})", unit="snippet", disable=not progress)
             try:
-                with ThreadPoolExecutor(max_workers=min(config.workers, len(todo))) as executor:
-                    futures = [executor.submit(_run_one, pool, s) for s in todo]
-                    for future in as_completed(futures):
-                        sha, limits = keys[future.result().id]
-                        result = future.result().model_copy(
-                            update={"code_sha256": sha, "sandbox_hash": limits}
-                        )
+                for group_config, group in _worker_groups(config, todo):
+                    for done in _run_group(group_config, group):
+                        sha, limits = keys[done.id]
+                        result = done.model_copy(update={"code_sha256": sha, "sandbox_hash": limits})
                         results[result.id] = result
                         if appender is not None:
                             appender.append(result.model_dump(mode="json"))
@@ -165,8 +160,6 @@ def run_snippets(
                         bar.set_postfix(ok=sum(r.status is Status.ok for r in results.values()))
             finally:
                 bar.close()
-                pool.close()
-                backend.close()
     finally:
         if appender is not None:
             appender.close()
@@ -175,9 +168,48 @@ def run_snippets(
     return [results[s.id] for s in items]
 
 
+def _worker_groups(
+    config: SandboxConfig, snippets: list[Snippet]
+) -> list[tuple[SandboxConfig, list[Snippet]]]:
+    """Preloaded workers import what their snippets need: without an explicit `preload_modules`,
+    snippets are grouped by framework (`world.preload_profile`) and each group runs on workers
+    preloaded with that profile, one group after the other (only one kind of worker is alive at
+    a time, so memory stays that of one profile)."""
+    if not config.preload or config.preload_modules is not None:
+        return [(config, snippets)]
+    from gorilla_rlaif.harness.world import PRELOAD_PROFILES, preload_profile
+
+    groups: dict[str, list[Snippet]] = {}
+    for snippet in snippets:
+        groups.setdefault(preload_profile(snippet.code), []).append(snippet)
+    return [
+        (config.model_copy(update={"preload_modules": list(PRELOAD_PROFILES[name])}), group)
+        for name, group in groups.items()
+    ]
+
+
+def _run_group(config: SandboxConfig, snippets: list[Snippet]):
+    """Yield one result per snippet as they finish, on `config.workers` workers of one kind."""
+    backend = load_backend(config)
+    backend.check()
+    pool = _WorkerPool(backend)
+    try:
+        with ThreadPoolExecutor(max_workers=min(config.workers, len(snippets))) as executor:
+            futures = [executor.submit(_run_one, pool, s) for s in snippets]
+            for future in as_completed(futures):
+                yield future.result()
+    finally:
+        pool.close()
+        backend.close()
+
+
 def sandbox_hash(config: SandboxConfig) -> str:
-    """What in the config decides a result (limits, isolation, image), not how fast it runs."""
-    return stable_hash(identity(config), length=16)
+    """What decides a result (limits, isolation, image, the libraries and world snippets run
+    against), not how fast it runs: rows of another execution environment are never reused."""
+    from gorilla_rlaif.harness.world import fingerprint
+
+    uses_world = config.world != "none" or (config.libraries == "apibench" and config.site_packages is None)
+    return stable_hash({**identity(config), "world": fingerprint() if uses_world else None}, length=16)
 
 
 def _compact(output: Path, current: list[ExecResult]) -> None:

@@ -44,6 +44,7 @@ class ExecResult(BaseModel):
     duration_s: float = 0.0
     error_type: str | None = None
     error_message: str | None = None
+    traceback: str | None = Field(None, description="the snippet's own traceback (last frames)")
     stdout: str = ""
     stderr: str = ""
     # What determined the row: a results file is resumed only for the same code under the same

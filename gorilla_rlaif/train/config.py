@@ -189,8 +189,8 @@ class ExecutionSpec(_Strict):
     ast_weight: float = Field(0.5, ge=0, description="share of the AST verdict in this score")
     sandbox: SandboxConfig = Field(
         default_factory=_local_sandbox,
-        description="the harness's SandboxConfig, whole (default: the local backend); model_cache: an "
-        "offline HF/torch.hub cache (gorilla_rlaif.harness.model_cache)",
+        description="the harness's SandboxConfig, whole (default: the local backend, against the "
+        "APIBench world: gorilla_rlaif.harness.world)",
     )
 
 

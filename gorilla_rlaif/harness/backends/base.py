@@ -13,18 +13,30 @@ import logging
 import os
 import uuid
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 from gorilla_rlaif.errors import GorillaRlaifError
-from gorilla_rlaif.harness.config import SandboxConfig, sandbox_env
+from gorilla_rlaif.harness.config import DEFAULT_PRELOAD, RUNNER, SandboxConfig, sandbox_env
+from gorilla_rlaif.harness.world import WORLD_HOST_DIR, resolve_world
 
 log = logging.getLogger(__name__)
 
 # Paths inside every sandbox (container or bubblewrap), so a request means the same everywhere.
 WORKDIR = "/work"
-RUNNER_PATH = "/opt/gorilla-rlaif/runner.py"
+RUNNER_PATH = "/opt/gorilla-rlaif/in_sandbox.py"
 SITE_DIR = "/opt/gorilla-rlaif/site"
 CACHE_DIR = "/cache"
+WORLD_DIR = "/opt/gorilla-rlaif/world"
+# Absolute placeholder paths answers read ('/path/to/audio.wav'): a scratch directory in sandboxes
+# that have a root file system of their own (bubblewrap, docker), wiped like /work.
+PLACEHOLDER_ROOT = "/path"
+TORCH_SCRATCH = "/tmp/.torch"
+# Address space granted on top of `memory_mb` (RLIMIT_AS): torch's CUDA build and TensorFlow reserve
+# gigabytes of virtual memory they never touch, so a tight address-space limit fails their import.
+# What a snippet really uses is capped by the sandbox's memory cgroup (docker: the container's;
+# local: one per sandbox, when running as root); without a cgroup the rlimit is all there is.
+ADDRESS_SPACE_RESERVE_MB = 8192
 # Time the sandbox may take beyond the snippet's own limit (start-up, report) before the harness
 # gives up on it: the second layer of the timeout, behind the runner's own kill.
 GRACE_S = 20.0
@@ -68,13 +80,65 @@ def share_download_cache(cache: Path) -> None:
                 ) from None
 
 
+@dataclass(frozen=True)
+class Mount:
+    """A host path bind-mounted into the sandbox (read-only unless `writable`)."""
+
+    host: Path
+    target: str
+    writable: bool = False
+
+
 class Backend(ABC):
     name: str = ""
+    # Whether the sandbox has a root file system of its own (so /path can be a scratch dir).
+    own_root: bool = True
 
     def __init__(self, config: SandboxConfig):
         self.config = config
-        if config.network and config.model_cache is not None:
-            share_download_cache(Path(config.model_cache))
+        self.libraries = config.library_dirs()
+        self.world = resolve_world(config)
+        self.cache = self.world.cache if self.world is not None else config.model_cache
+        if config.network and self.cache is not None:
+            share_download_cache(Path(self.cache))
+
+    def mounts(self) -> list[Mount]:
+        """Everything the sandbox sees from the host: the runner, the libraries, the world."""
+        mounts = [Mount(RUNNER, RUNNER_PATH)]
+        mounts += [Mount(path, f"{SITE_DIR}/{i}") for i, path in enumerate(self.libraries)]
+        if self.cache is not None:
+            mounts.append(Mount(Path(self.cache), CACHE_DIR, writable=self.config.network))
+        elif self.world is not None:
+            mounts += [Mount(path, f"{CACHE_DIR}/{name}") for name, path in sorted(self.world.mounts.items())]
+        if self.world is not None:
+            mounts.append(Mount(WORLD_HOST_DIR, WORLD_DIR))
+        return mounts
+
+    def world_request(self) -> dict:
+        """What the in-sandbox world module needs (empty: no world)."""
+        if self.world is None:
+            return {}
+        offline = not self.config.network
+        return {
+            "site": f"{WORLD_DIR}/sandbox_site.py",
+            "inputs": f"{WORLD_DIR}/inputs",
+            "web": offline,
+            "torch_hub": f"{CACHE_DIR}/torch/hub",
+            # torch.hub writes into TORCH_HOME (force_reload re-downloads and unpacks there): offline,
+            # TORCH_HOME is a scratch dir whose hub/ links to the read-only stand-in repositories
+            "torch_home": TORCH_SCRATCH if offline else None,
+            "scratch_roots": [PLACEHOLDER_ROOT + "/"] if self.own_root and self.isolated() else [],
+        }
+
+    def isolated(self) -> bool:
+        return True
+
+    def sandbox_env(self) -> dict[str, str]:
+        env = sandbox_env(self.config, uuid.uuid4().hex)
+        torch_home = self.world_request().get("torch_home")
+        if torch_home:
+            env["TORCH_HOME"] = torch_home
+        return env
 
     @abstractmethod
     def check(self) -> None:
@@ -95,13 +159,13 @@ class Backend(ABC):
             "workdir": WORKDIR,
             "timeout_s": config.timeout_s,
             "memory_mb": config.memory_mb,
+            "reserve_mb": ADDRESS_SPACE_RESERVE_MB,
             "max_procs": config.max_procs,
             "max_file_mb": config.max_file_mb,
             "max_output_kb": config.max_output_kb,
-            "env": sandbox_env(config, uuid.uuid4().hex),
-            "site_dirs": [f"{SITE_DIR}/{i}" for i in range(len(config.site_packages))]
-            if config.mount_site_packages
-            else [],
+            "env": self.sandbox_env(),
+            "site_dirs": [f"{SITE_DIR}/{i}" for i in range(len(self.libraries))],
+            "world": self.world_request(),
             "clean_dirs": clean_dirs or [],
             # --network: what a snippet downloads into the shared cache must stay writable for the
             # next sandbox, which runs under another uid (see `share_download_cache`).
@@ -111,6 +175,9 @@ class Backend(ABC):
 
 # How long a fork server may take to import its preloaded modules before it counts as broken.
 PRELOAD_TIMEOUT_S = 300.0
+# Memory a fork server may use while importing (torch + transformers hold ~1 GB); once it is
+# ready its limit becomes what it holds plus the snippet's own `memory_mb` (`fit_memory`).
+PRELOAD_ALLOWANCE_MB = 4096
 # Scratch directories a fork server wipes after every snippet (its sandbox outlives the snippet).
 SERVER_SCRATCH = [WORKDIR, "/tmp", "/dev/shm"]
 
@@ -151,7 +218,7 @@ class Channel(ABC):
 
 
 class ServerWorker(Worker):
-    """A worker whose sandbox runs the runner's fork server (`runner.py --serve`): the heavy
+    """A worker whose sandbox runs the runner's fork server (`in_sandbox.py --serve`): the heavy
     libraries are imported once per worker, each snippet runs in a fresh fork of it."""
 
     def __init__(self, backend: Backend):
@@ -166,7 +233,13 @@ class ServerWorker(Worker):
     def hello(self) -> dict:
         config = self.backend.config
         request = self.backend.make_request("")
-        return {"env": request["env"], "site_dirs": request["site_dirs"], "preload": config.preload_modules}
+        preload = config.preload_modules if config.preload_modules is not None else list(DEFAULT_PRELOAD)
+        return {
+            "env": request["env"],
+            "site_dirs": request["site_dirs"],
+            "preload": preload,
+            "world": request["world"],
+        }
 
     def _start(self) -> Channel:
         channel = self.open_channel()
@@ -183,7 +256,12 @@ class ServerWorker(Worker):
         self.info = json.loads(line)
         if self.info.get("failed"):
             log.info("not preloaded (not importable in the sandbox): %s", self.info["failed"])
+        self.fit_memory(int(self.info.get("rss_mb", 0)))
         return channel
+
+    def fit_memory(self, resident_mb: int) -> None:
+        """Narrow the sandbox's memory limit to the server's resident size + `memory_mb`, so a
+        snippet gets the same allowance whatever its worker preloaded."""
 
     def execute(self, request: dict) -> dict:
         if self.channel is None:
@@ -208,7 +286,8 @@ class ServerWorker(Worker):
         return json.loads(line)
 
     def scratch_dirs(self) -> list[str]:
-        return SERVER_SCRATCH
+        roots = self.backend.world_request().get("scratch_roots", [])
+        return SERVER_SCRATCH + [root.rstrip("/") for root in roots]
 
     def close(self) -> None:
         if self.channel is not None:

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import uuid
 from urllib.parse import urlparse
 
 from gorilla_rlaif.harness.backends.base import (
-    CACHE_DIR,
     GRACE_S,
+    PLACEHOLDER_ROOT,
+    PRELOAD_ALLOWANCE_MB,
     RUNNER_PATH,
-    SITE_DIR,
     WORKDIR,
     Backend,
     Channel,
@@ -34,15 +35,15 @@ from gorilla_rlaif.harness.backends.base import (
     harness_timeout,
 )
 from gorilla_rlaif.harness.backends.local import parse_report
-from gorilla_rlaif.harness.config import RUNNER
-from gorilla_rlaif.harness.runner import encode_request
+from gorilla_rlaif.harness.in_sandbox import encode_request
 
 log = logging.getLogger(__name__)
 
 SANDBOX_USER = "65534:65534"
 LABEL = "org.gorilla-rlaif.harness"
-# The cgroup holds the runner (~20 MB) and the tmpfs files on top of the snippet's address space.
-CGROUP_OVERHEAD_MB = 256
+OWNER_LABEL = "org.gorilla-rlaif.owner"  # host:pid of the harness process that started the container
+# The cgroup holds the reaper and the runner (~25 MB) on top of the snippet's own memory.
+CGROUP_OVERHEAD_MB = 64
 SCRATCH_DIRS = [WORKDIR, "/tmp", "/dev/shm"]
 
 
@@ -89,13 +90,12 @@ class DockerBackend(Backend):
     def container_kwargs(self) -> dict:
         config = self.config
         memory = f"{config.memory_mb + CGROUP_OVERHEAD_MB}m"
-        volumes = {str(RUNNER): {"bind": RUNNER_PATH, "mode": "ro"}}
-        if config.mount_site_packages:
-            for i, path in enumerate(config.site_packages):
-                volumes[str(path)] = {"bind": f"{SITE_DIR}/{i}", "mode": "ro"}
-        if config.model_cache is not None:
-            volumes[str(config.model_cache)] = {"bind": CACHE_DIR, "mode": "rw" if config.network else "ro"}
+        # docker-py's `volumes` dict is keyed by host path: one host dir mounted twice needs `mounts`
+        volumes = [f"{m.host}:{m.target}:{'rw' if m.writable else 'ro'}" for m in self.mounts()]
         scratch = f"size={max(2 * config.max_file_mb, 64)}m,mode=1777"
+        tmpfs = {WORKDIR: scratch, "/tmp": scratch}
+        if self.world is not None:
+            tmpfs[PLACEHOLDER_ROOT] = scratch
         return {
             "image": config.image,
             "user": SANDBOX_USER,
@@ -106,11 +106,11 @@ class DockerBackend(Backend):
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
             "read_only": True,
-            "tmpfs": {WORKDIR: scratch, "/tmp": scratch},
+            "tmpfs": tmpfs,
             "volumes": volumes,
             "working_dir": WORKDIR,
             "environment": {},
-            "labels": {LABEL: "1"},
+            "labels": {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}"},
             "detach": True,
         }
 
@@ -139,7 +139,7 @@ def engine_is_local(host: str) -> bool:
 
 
 def _runner_cmd(request: dict) -> list[str]:
-    return ["python3", "-I", RUNNER_PATH, "--kill-all", *encode_request(request)]
+    return ["python3", "-I", "-S", RUNNER_PATH, "--kill-all", *encode_request(request)]
 
 
 def _remove(container) -> None:
@@ -186,7 +186,7 @@ class WarmWorker(Worker):
         kwargs = backend.container_kwargs()
         kwargs["tmpfs"] = {**kwargs["tmpfs"]}
         self.container = self.client.containers.run(
-            command=["python3", "-I", RUNNER_PATH, "--reaper"],
+            command=["python3", "-I", "-S", RUNNER_PATH, "--reaper"],
             name=f"gorilla-sandbox-{index}-{uuid.uuid4().hex[:8]}",
             **kwargs,
         )
@@ -195,7 +195,8 @@ class WarmWorker(Worker):
         import docker
         import requests
 
-        request = {**request, "clean_dirs": SCRATCH_DIRS}
+        roots = [r.rstrip("/") for r in self.backend.world_request().get("scratch_roots", [])]
+        request = {**request, "clean_dirs": SCRATCH_DIRS + roots}
         api = self.client.api
         try:
             exec_id = api.exec_create(
@@ -294,14 +295,20 @@ class DockerServerWorker(ServerWorker):
 
     def open_channel(self) -> Channel:
         kwargs = self.backend.container_kwargs()
+        memory = f"{self.backend.config.memory_mb + CGROUP_OVERHEAD_MB + PRELOAD_ALLOWANCE_MB}m"
+        kwargs.update(mem_limit=memory, memswap_limit=memory)
         self.container = self.client.containers.run(
-            command=["python3", "-I", RUNNER_PATH, "--reaper"],
+            command=["python3", "-I", "-S", RUNNER_PATH, "--reaper"],
             name=f"gorilla-sandbox-{self.index}-{uuid.uuid4().hex[:8]}",
             **kwargs,
         )
         return ExecChannel(
-            self.client, self.container, ["python3", "-I", RUNNER_PATH, "--kill-all", "--serve"]
+            self.client, self.container, ["python3", "-I", "-S", RUNNER_PATH, "--kill-all", "--serve"]
         )
+
+    def fit_memory(self, resident_mb: int) -> None:
+        memory = f"{resident_mb + self.backend.config.memory_mb + CGROUP_OVERHEAD_MB}m"
+        self.container.update(mem_limit=memory, memswap_limit=memory)
 
     def close(self) -> None:
         super().close()

@@ -25,8 +25,9 @@ from pathlib import Path
 from gorilla_rlaif.harness.backends.base import (
     CACHE_DIR,
     GRACE_S,
+    PLACEHOLDER_ROOT,
+    PRELOAD_ALLOWANCE_MB,
     RUNNER_PATH,
-    SITE_DIR,
     WORKDIR,
     Backend,
     Channel,
@@ -86,7 +87,7 @@ class LocalWorker(Worker):
 
     def execute(self, request: dict) -> dict:
         config = self.backend.config
-        scratch = Path(tempfile.mkdtemp(prefix="gorilla-sandbox-"))
+        scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix()))
         work, tmp = scratch / "work", scratch / "tmp"
         work.mkdir()
         tmp.mkdir()
@@ -100,7 +101,7 @@ class LocalWorker(Worker):
                 argv = self.backend.bwrap_argv(work, tmp, uid, request)
             else:
                 request = self._unisolated_request(request, work, tmp)
-                argv = [interpreter()[0], "-I", str(RUNNER), "-"]
+                argv = [interpreter()[0], "-I", "-S", str(RUNNER), "-"]
             if cgroup is not None:
                 argv = cgroup.wrap(argv)
             proc = subprocess.Popen(
@@ -126,14 +127,8 @@ class LocalWorker(Worker):
                 cgroup.remove()
             shutil.rmtree(scratch, ignore_errors=True)
 
-    @staticmethod
-    def _unisolated_request(request: dict, work: Path, tmp: Path) -> dict:
-        """Without namespaces the sandbox paths do not exist: point the request at real ones."""
-        config_paths = {WORKDIR: str(work), "/tmp": str(tmp)}
-        env = dict(request["env"])
-        env.update(HOME=str(work), TMPDIR=str(tmp), MPLCONFIGDIR=str(tmp / "matplotlib"))
-        env["XDG_CACHE_HOME"] = str(tmp / ".cache")
-        return {**request, "workdir": config_paths[WORKDIR], "env": env}
+    def _unisolated_request(self, request: dict, work: Path, tmp: Path) -> dict:
+        return unisolated_request(self.backend, request, work, tmp)
 
 
 class ProcessChannel(Channel):
@@ -204,7 +199,7 @@ class LocalServerWorker(ServerWorker):
     def open_channel(self) -> Channel:
         import uuid
 
-        self.scratch = Path(tempfile.mkdtemp(prefix="gorilla-sandbox-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix()))
         work, tmp = self.scratch / "work", self.scratch / "tmp"
         work.mkdir()
         tmp.mkdir()
@@ -216,20 +211,34 @@ class LocalServerWorker(ServerWorker):
                     os.chown(path, uid, uid)
             argv = self.backend.bwrap_argv(work, tmp, uid, {}, serve=True)
         else:
-            argv = [interpreter()[0], "-I", str(RUNNER), "--serve"]
+            argv = [interpreter()[0], "-I", "-S", str(RUNNER), "--serve"]
         if self.cgroup is not None:  # a replaced server: its predecessor's cgroup goes with it
             self.cgroup.remove()
-        self.cgroup = MemoryCgroup.create(self.backend.config.memory_mb) if self.backend.use_cgroup else None
+        memory = self.backend.config.memory_mb + PRELOAD_ALLOWANCE_MB
+        self.cgroup = MemoryCgroup.create(memory) if self.backend.use_cgroup else None
         if self.cgroup is not None:
             argv = self.cgroup.wrap(argv)
         return ProcessChannel(argv, {"GORILLA_SANDBOX_RUN": self.marker})
 
+    def fit_memory(self, resident_mb: int) -> None:
+        if self.cgroup is not None:
+            self.cgroup.set_limit(resident_mb + self.backend.config.memory_mb)
+
     def hello(self) -> dict:
         hello = super().hello()
         if self.backend.isolation == "process":
-            hello["env"] = LocalWorker._unisolated_request(
-                {"env": hello["env"], "workdir": WORKDIR}, self.scratch / "work", self.scratch / "tmp"
-            )["env"]
+            hello.update(
+                {
+                    k: v
+                    for k, v in unisolated_request(
+                        self.backend,
+                        {**hello, "workdir": WORKDIR},
+                        self.scratch / "work",
+                        self.scratch / "tmp",
+                    ).items()
+                    if k in ("env", "site_dirs", "world")
+                }
+            )
         return hello
 
     def scratch_dirs(self) -> list[str]:
@@ -241,7 +250,7 @@ class LocalServerWorker(ServerWorker):
         if self.backend.isolation == "process":
             if self.channel is None:
                 self.channel = self._start()
-            request = LocalWorker._unisolated_request(request, self.scratch / "work", self.scratch / "tmp")
+            request = unisolated_request(self.backend, request, self.scratch / "work", self.scratch / "tmp")
         cgroup = self.cgroup
         before = cgroup.oom_kills() if cgroup is not None else None
         try:
@@ -263,6 +272,44 @@ class LocalServerWorker(ServerWorker):
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+
+
+def scratch_prefix() -> str:
+    """Scratch dirs are named by the harness process that made them, so leftovers can be traced
+    (and a test tells its own from those of other runs sharing the machine)."""
+    return f"gorilla-sandbox-{os.getpid()}-"
+
+
+def unisolated_request(backend: LocalBackend, request: dict, work: Path, tmp: Path) -> dict:
+    """Without namespaces the sandbox's paths do not exist: point the request at the host paths
+    the mounts would have shown (scratch dirs, libraries, world, caches)."""
+    mapping = [(m.target, str(m.host)) for m in backend.mounts()] + [(WORKDIR, str(work)), ("/tmp", str(tmp))]
+    mapping.sort(key=lambda pair: -len(pair[0]))
+
+    def host(path: str) -> str:
+        for target, source in mapping:
+            if path == target or path.startswith(target + "/"):
+                return source + path[len(target) :]
+        return path
+
+    env = {key: host(value) if value.startswith("/") else value for key, value in request["env"].items()}
+    env.update(
+        HOME=str(tmp),
+        TMPDIR=str(tmp),
+        MPLCONFIGDIR=str(tmp / "matplotlib"),
+        XDG_CACHE_HOME=str(tmp / ".cache"),
+    )
+    world = {
+        k: host(v) if isinstance(v, str) and v.startswith("/") else v
+        for k, v in (request.get("world") or {}).items()
+    }
+    return {
+        **request,
+        "workdir": str(work),
+        "env": env,
+        "site_dirs": [host(p) for p in request.get("site_dirs", [])],
+        "world": world,
+    }
 
 
 def mark_oom(report: dict, cgroup: MemoryCgroup | None, before: int | None) -> dict:
@@ -328,6 +375,9 @@ class LocalBackend(Backend):
             return "process"
         return "bwrap"
 
+    def isolated(self) -> bool:
+        return self.isolation == "bwrap"
+
     def check(self) -> None:
         if self.isolation != "bwrap":
             return
@@ -362,26 +412,29 @@ class LocalBackend(Backend):
                 argv += ["--symlink", os.readlink(path), str(path)]
             elif path.is_dir():
                 argv += ["--ro-bind", str(path), str(path)]
+        # a traversable /etc (bubblewrap would create it 0700 for root, hiding ld.so.cache and the
+        # /etc/alternatives links shared libraries such as libblas resolve through)
+        argv += ["--perms", "0755", "--dir", "/etc"]
         for name in ETC_FILES:
             argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        argv += ["--proc", "/proc", "--dev", "/dev"]
+        # /dev/shm writable by the snippet: multiprocessing's semaphores live there (docker has it too)
+        argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
         argv += ["--bind", str(work), WORKDIR, "--bind", str(tmp), "/tmp"]
+        mounts = self.mounts()
         # bubblewrap creates missing parents of a mount point as 0700 root dirs, which the
         # sandbox uid could not traverse: create them 0755 first.
-        targets = [RUNNER_PATH, f"{SITE_DIR}/0", CACHE_DIR]
+        targets = [m.target for m in mounts] + [f"{CACHE_DIR}/x"]
         if not prefix.startswith("/usr/"):
             targets.append(prefix)
         argv += _parent_dirs(targets)
         if not prefix.startswith("/usr/"):
             argv += ["--ro-bind", prefix, prefix]
-        argv += ["--ro-bind", str(RUNNER), RUNNER_PATH]
-        if config.mount_site_packages:
-            for i, path in enumerate(config.site_packages):
-                argv += ["--ro-bind", str(path), f"{SITE_DIR}/{i}"]
-        if config.model_cache is not None:
-            argv += ["--bind" if config.network else "--ro-bind", str(config.model_cache), CACHE_DIR]
-        else:
+        for mount in mounts:
+            argv += ["--bind" if mount.writable else "--ro-bind", str(mount.host), mount.target]
+        if not any(m.target == CACHE_DIR for m in mounts):
             argv += ["--dir", CACHE_DIR]
+        if self.world is not None:
+            argv += ["--perms", "1777", "--dir", PLACEHOLDER_ROOT]
         argv += ["--chdir", WORKDIR]
         runner_args = ["--kill-all"]
         if os.geteuid() == 0:
@@ -390,4 +443,4 @@ class LocalBackend(Backend):
             runner_args += ["--uid", str(uid), "--gid", str(uid)]
         else:
             argv.append("--unshare-user")
-        return [*argv, python, "-I", RUNNER_PATH, *runner_args, "--serve" if serve else "-"]
+        return [*argv, python, "-I", "-S", RUNNER_PATH, *runner_args, "--serve" if serve else "-"]

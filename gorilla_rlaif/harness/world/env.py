@@ -110,11 +110,15 @@ def _pip(env: Path, *args: str, log_file: Path) -> None:
 
 
 def du_bytes(path: Path) -> int:
-    total = 0
+    """Bytes on disk under `path`, each file once (the stand-ins hard-link shared templates)."""
+    total, seen = 0, set()
     for root, _, files in os.walk(path):
         for name in files:
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
+                stat = os.lstat(os.path.join(root, name))
+                if (stat.st_dev, stat.st_ino) not in seen:
+                    seen.add((stat.st_dev, stat.st_ino))
+                    total += stat.st_size
     return total
 
 

@@ -1,8 +1,8 @@
-"""The runner that executes ONE snippet inside the sandbox and reports what happened as JSON.
+"""The program that executes ONE snippet inside the sandbox and reports what happened as JSON.
 
 This file runs under the sandbox's own Python (Debian's python3 in the container, the host's base
 interpreter under bubblewrap), so it uses the standard library only and is mounted, not imported
-from the package. It is also importable (`classify`, `STATUSES`) by the harness.
+from the package. The host turns its raw report into a `schema.Status` (`classify.py`).
 
 Why a supervisor inside the sandbox instead of `python -c CODE` and grepping stderr: the status
 must come from the snippet's real exception (type, MRO, exception chain, the frames it passed
@@ -23,9 +23,9 @@ interpreter, so whatever a snippet does to modules, `os.environ`, threads or fil
 child (copy-on-write memory; session killed; scratch dirs wiped), and the next snippet starts from
 the pristine preloaded state. The protocol channel is a private fd the child closes first.
 
-Usage: python3 -I runner.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
-       python3 -I runner.py [--uid N --gid N] [--kill-all] --serve   (preloaded fork server)
-       python3 -I runner.py --reaper   (PID 1 of a warm container)
+Usage: python3 -I -S in_sandbox.py [--uid N --gid N] [--kill-all] REQUEST_B64 [REQUEST_B64 ...]
+       python3 -I -S in_sandbox.py [--uid N --gid N] [--kill-all] --serve   (preloaded fork server)
+       python3 -I -S in_sandbox.py --reaper   (PID 1 of a warm container)
 (the request JSON, base64-encoded, may be split across arguments: one argument is capped at
 128 KiB by the kernel).
 """
@@ -41,21 +41,6 @@ import signal
 import sys
 import time
 
-# The closed set of statuses, in the order they are checked. Mirrored by `schema.Status`.
-STATUSES = (
-    "ok",
-    "syntax_error",
-    "import_error",
-    "attribute_error",
-    "name_error",
-    "type_error",
-    "hub_error",
-    "timeout",
-    "oom",
-    "runtime_error",
-    "sandbox_error",
-)
-
 # Where code lives that talks to a model hub. An OSError/URLError/ValueError raised while one of
 # these frames is on the stack is a hub failure (model not in the offline cache, no network),
 # not a bug of the snippet.
@@ -67,13 +52,18 @@ HUB_PATH_MARKERS = (
     "/tensorflow_hub/",
     "/keras/utils/data_utils.py",
     "/keras/src/utils/file_utils.py",
+    "/datasets/load.py",
 )
 HUB_EXCEPTION_MODULES = ("huggingface_hub.", "requests.exceptions", "urllib3.exceptions")
+# TensorFlow's file errors are no OSErrors: tensorflow_hub's cache lock on the read-only /cache
+# raises tf.errors.PermissionDeniedError for a handle that is not in the world.
+HUB_FRAME_ERROR_MODULES = ("tensorflow.python.framework.errors_impl",)
 CHAIN_DEPTH = 8
 MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 4000
 # File descriptors of the fork server (its protocol channel) that a snippet must never hold.
 _SERVER_FDS: list[int] = []
+_WORLD_MODULE = None
 
 
 # ----------------------------------------------------------------------------- the child side
@@ -85,15 +75,37 @@ def _is_hub_exception(exc: BaseException) -> bool:
         return True
     import urllib.error
 
-    if not isinstance(exc, (OSError, urllib.error.URLError, ValueError)):
-        return False
     tb = exc.__traceback__
+    if isinstance(exc, RuntimeError) and tb is not None:
+        # torch.hub's own "Cannot find callable X in hubconf" / "no internet connection and the repo
+        # could not be found in the cache": raised by torch/hub.py itself (not by the entry it ran)
+        last = tb
+        while last.tb_next is not None:
+            last = last.tb_next
+        return "/torch/hub.py" in last.tb_frame.f_code.co_filename
+    if not isinstance(exc, (OSError, urllib.error.URLError, ValueError)) and not module.startswith(
+        HUB_FRAME_ERROR_MODULES
+    ):
+        return False
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if any(marker in filename for marker in HUB_PATH_MARKERS):
             return True
         tb = tb.tb_next
     return False
+
+
+def _add_site_dirs(paths: list[str]) -> None:
+    """Mounted site-packages go FIRST on sys.path: the sandbox interpreter's own site-packages
+    (the host's base Python under bubblewrap) may hold other versions (e.g. numpy 2, which the
+    execution environment's TensorFlow cannot import)."""
+    import site
+
+    before = list(sys.path)
+    for path in paths:
+        site.addsitedir(path)
+    added = [p for p in sys.path if p not in before]
+    sys.path[:] = added + before
 
 
 def describe_exception(exc: BaseException) -> dict:
@@ -124,7 +136,7 @@ def _apply_limits(req: dict) -> None:
     limits = {
         # In a fork server the preloaded libraries are already mapped (shared, copy-on-write):
         # the snippet's allowance comes on top of them, as its memory limit means "its own work".
-        resource.RLIMIT_AS: (req["memory_mb"] + req.get("memory_base_mb", 0)) * mb,
+        resource.RLIMIT_AS: (req["memory_mb"] + req.get("memory_base_mb", 0) + req.get("reserve_mb", 0)) * mb,
         resource.RLIMIT_FSIZE: req["max_file_mb"] * mb,
         resource.RLIMIT_CORE: 0,
         # CPU seconds: a second line of defence behind the supervisor's wall clock.
@@ -146,6 +158,10 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
                 os.close(fd)
         os.setsid()
         _set_dumpable(True)
+        # The kernel's OOM killer should pick the snippet, not the (larger) preloaded server beside
+        # it in the same cgroup: raising one's own score needs no privilege.
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
@@ -156,15 +172,15 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
         os.umask(req.get("umask", 0o022))
         os.environ.clear()
         os.environ.update(req["env"])
-        import site
-
-        for path in req.get("site_dirs", []):
-            site.addsitedir(path)
+        _add_site_dirs(req.get("site_dirs", []))
         sys.argv = ["snippet.py"]
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
-        _apply_limits(req)
         report: dict = {"phase": "compile"}
+        world_warning = _prepare_world(req)
+        if world_warning:
+            report["world_warning"] = world_warning
+        _apply_limits(req)
         try:
             compiled = compile(req["code"], "snippet.py", "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes
@@ -198,6 +214,35 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
                 os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
     finally:
         os._exit(code if 0 <= code < 256 else 1)
+
+
+def _world_module(req: dict):
+    """The stand-in world's in-sandbox module (sample inputs, offline web), loaded once per
+    process from the path the request names (a fork server loads it before forking)."""
+    global _WORLD_MODULE
+    path = (req.get("world") or {}).get("site")
+    if not path:
+        return None
+    if _WORLD_MODULE is None or _WORLD_MODULE.__file__ != path:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("gorilla_world_site", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _WORLD_MODULE = module
+    return _WORLD_MODULE
+
+
+def _prepare_world(req: dict) -> str | None:
+    """Put the world's sample inputs in place and answer the offline web; a failure here is
+    reported with the result but never stops the snippet (it then meets a world without them)."""
+    try:
+        module = _world_module(req)
+        if module is not None:
+            module.prepare(req)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None
 
 
 # ------------------------------------------------------------------------ the supervisor side
@@ -310,8 +355,11 @@ def _wipe(paths: list[str]) -> None:
             continue
         for dirpath, dirnames, _ in os.walk(root):
             for name in dirnames:  # a snippet may have chmod 000'ed a directory
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path):  # never through a link: it may point into the world
+                    continue
                 with contextlib.suppress(OSError):
-                    os.chmod(os.path.join(dirpath, name), 0o700)
+                    os.chmod(path, 0o700)
         for name in os.listdir(root):
             path = os.path.join(root, name)
             if os.path.isdir(path) and not os.path.islink(path):
@@ -390,86 +438,23 @@ def run_request(req: dict, *, kill_all: bool = False) -> dict:
     return raw
 
 
-# ----------------------------------------------------------------------------- classification
-
-
-def classify(raw: dict) -> dict:
-    """Map a raw report to the result fields: status, exit_code, error_type, error_message."""
-    child = raw.get("child") or {}
-    exc = child.get("exception")
-    rc = raw.get("returncode")
-    result = {"exit_code": rc, "error_type": None, "error_message": None}
-    if raw.get("timed_out"):
-        return {
-            **result,
-            "status": "timeout",
-            "error_type": "Timeout",
-            "error_message": raw.get("timeout_message")
-            or "wall-time limit reached; the process group was killed",
-        }
-    if child.get("setup_error"):
-        return {
-            **result,
-            "status": "sandbox_error",
-            "error_type": "RunnerError",
-            "error_message": child["setup_error"],
-        }
-    if exc:
-        result.update(error_type=exc["type"], error_message=exc["message"])
-        mro = set(exc["mro"])
-        if child.get("syntax"):
-            return {**result, "status": "syntax_error"}
-        if exc.get("hub"):
-            return {**result, "status": "hub_error"}
-        for name, status in (
-            ("MemoryError", "oom"),
-            ("ImportError", "import_error"),
-            ("AttributeError", "attribute_error"),
-            ("NameError", "name_error"),
-            ("TypeError", "type_error"),
-        ):
-            if name in mro:
-                return {**result, "status": status}
-        return {**result, "status": "runtime_error"}
-    if rc is not None and rc < 0:
-        sig = -rc
-        name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
-        if sig == signal.SIGXCPU:
-            return {
-                **result,
-                "status": "timeout",
-                "error_type": "Timeout",
-                "error_message": "CPU-time limit reached (SIGXCPU)",
-            }
-        if sig == signal.SIGKILL and (
-            raw.get("oom_killed") or raw.get("oom_killed") is None or raw.get("assume_oom")
-        ):
-            return {
-                **result,
-                "status": "oom",
-                "error_type": "OOMKilled",
-                "error_message": "killed by the out-of-memory killer (SIGKILL)",
-            }
-        return {**result, "status": "runtime_error", "error_type": name, "error_message": f"killed by {name}"}
-    if rc:
-        return {
-            **result,
-            "status": "runtime_error",
-            "error_type": "ExitCode",
-            "error_message": f"process exited with code {rc} without an exception",
-        }
-    return {**result, "status": "ok"}
-
-
 def _address_space_mb() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") // (1 << 20)
 
 
+def _resident_mb() -> int:
+    """Anonymous resident memory (resident minus file-backed pages): what the server holds that
+    the kernel cannot drop. File pages of the mapped libraries are reclaimable, so they are not
+    counted: a snippet's allowance would otherwise grow by whatever the kernel can evict."""
+    with open("/proc/self/statm") as f:
+        fields = f.read().split()
+    return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE") // (1 << 20)
+
+
 def serve(kill_all: bool) -> None:
     """The preloaded fork server: import once, then fork a fresh child per request (see top)."""
     import importlib
-    import site
 
     proto = os.dup(1)  # the protocol channel; fd 1 now points at stderr so imports can't corrupt it
     os.dup2(2, 1)
@@ -485,8 +470,7 @@ def serve(kill_all: bool) -> None:
     hello = json.loads(inp.readline() or b"{}")
     os.environ.clear()
     os.environ.update(hello.get("env", {}))
-    for path in hello.get("site_dirs", []):
-        site.addsitedir(path)
+    _add_site_dirs(hello.get("site_dirs", []))
     loaded, failed = [], {}
     start = time.monotonic()
     for name in hello.get("preload", []):
@@ -495,6 +479,12 @@ def serve(kill_all: bool) -> None:
             loaded.append(name)
         except BaseException as exc:  # only what is importable is preloaded
             failed[name] = f"{type(exc).__name__}: {exc}"[:300]
+    world = hello.get("world") or {}
+    if world.get("web"):  # patch once here: every forked snippet inherits it
+        try:
+            _world_module(hello).install_offline_web(world["inputs"], world.get("torch_hub"))
+        except Exception as exc:
+            failed["world"] = f"{type(exc).__name__}: {exc}"[:300]
     base_mb = _address_space_mb()
     answer(
         {
@@ -502,6 +492,7 @@ def serve(kill_all: bool) -> None:
             "preloaded": loaded,
             "failed": failed,
             "base_mb": base_mb,
+            "rss_mb": _resident_mb(),
             "preload_s": round(time.monotonic() - start, 3),
         }
     )

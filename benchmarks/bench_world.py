@@ -1,0 +1,230 @@
+"""How true is executability? APIBench's own answers against the sandbox's world, per hub.
+
+    python benchmarks/bench_world.py --backend local --out benchmarks/results/world
+    python benchmarks/bench_world.py --backend docker --hub torchhub --out /tmp/world-docker
+
+For every eval question of each hub, three programs run in the sandbox (the default world: the
+execution environment and the offline stand-ins, gorilla_rlaif.harness.world):
+- **gold**: the answer's code as written (the ceiling of every model's executability);
+- **made-up**: the same code with every model id / TF Hub handle / torch.hub entry it loads
+  replaced by a made-up one: it must fail with `hub_error` (a stand-in world that ran made-up ids
+  would reward hallucinations);
+- **other-id**: for gold answers that run, the id replaced by the id another question's gold
+  answer loads the same way (same classes / pipeline task, same TF Hub domain, same torch.hub
+  repository): it must still run (the world holds every API, not only the question's own).
+
+Writes OUT/SUMMARY.json (counts, rates, timings) and OUT/failures-<hub>.md: every gold answer that
+does not run, with its status and a one-line reason (`failure_reason`), which the README links.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from gorilla_rlaif.data import load_records
+from gorilla_rlaif.harness import SandboxConfig, run_snippets
+from gorilla_rlaif.harness.world import huggingface, torchhub
+
+HUBS = ("huggingface", "tensorflowhub", "torchhub")
+MADE_UP = "gorilla-made-up"
+TF_HANDLE = re.compile(r"https?://tfhub\.dev/[^\s'\"`)]+")
+
+
+def _replace_literal(code: str, old: str, new: str) -> str:
+    return re.sub(rf"(['\"]){re.escape(old)}(['\":])", lambda m: m.group(1) + new + m.group(2), code)
+
+
+def loaded_ids(hub: str, code: str) -> list[str]:
+    """The model ids / handles / torch.hub entries `code` loads (what made-up replaces)."""
+    if hub == "huggingface":
+        return list(dict.fromkeys(m for m, _, _ in huggingface.usages_in_code(code)))
+    if hub == "tensorflowhub":
+        return list(dict.fromkeys(TF_HANDLE.findall(code)))
+    return list(dict.fromkeys(load["entry"] for load in torchhub.hub_loads(code)))
+
+
+def signature(hub: str, code: str, model_id: str) -> tuple:
+    """How `code` loads `model_id` (answers with the same signature load ids interchangeably)."""
+    if hub == "huggingface":
+        return tuple(sorted((k, d) for m, k, d in huggingface.usages_in_code(code) if m == model_id))
+    if hub == "tensorflowhub":
+        return (re.sub(r"/\d+/?$", "", model_id).rsplit("/", 1)[0].split("tfhub.dev/")[-1].split("/")[-1],)
+    return tuple(
+        sorted({load["repo"].split(":")[0] for load in torchhub.hub_loads(code) if load["entry"] == model_id})
+    )
+
+
+def made_up(hub: str, code: str) -> str:
+    for n, model_id in enumerate(loaded_ids(hub, code)):
+        if hub == "huggingface":
+            new = f"{MADE_UP}/model-{n}"
+        elif hub == "tensorflowhub":
+            new = f"https://tfhub.dev/{MADE_UP}/model-{n}/1"
+        else:
+            new = f"{model_id}_{MADE_UP.replace('-', '_')}"
+        code = (
+            _replace_literal(code, model_id, new) if hub != "tensorflowhub" else code.replace(model_id, new)
+        )
+    return code
+
+
+def failure_reason(status: str, result: dict | None, code: str | None) -> str:
+    """One line saying why a gold answer does not run, most specific first."""
+    if status == "no_code":
+        return "APIBench's answer has no code section (free text)"
+    message = ((result or {}).get("error_message") or "").strip().splitlines()
+    text = message[-1] if message else ""
+    error = (result or {}).get("error_type") or ""
+    code = code or ""
+    if status == "syntax_error":
+        if re.search(r"^\s*!", code, re.M):
+            return "the gold code is not Python: notebook shell lines (`!pip ...`)"
+        return f"the gold code is not valid Python ({text})"
+    if status == "name_error":
+        name = re.search(r"name '([^']+)'", text)
+        return f"the gold code uses `{name.group(1) if name else '?'}`, which it never defines"
+    if status == "import_error":
+        module = re.search(r"No module named '([^']+)'", text)
+        if module:
+            top = module.group(1).split(".")[0]
+            if top == "fairseq":
+                return "needs fairseq, which does not install on Python 3.11"
+            return f"needs `{top}`, a library outside the execution environment"
+        name = re.search(r"cannot import name '([^']+)' from '([^']+)'", text)
+        if name:
+            return f"imports `{name.group(1)}`, which `{name.group(2)}` does not have"
+    if (
+        re.search(r"CUDA|cuda|NVIDIA driver|not implemented for 'Half'|Half|float16", text)
+        or re.search(r"\.cuda\(\)|\.to\(['\"]cuda|device=['\"]cuda|torch_dtype=torch\.float16", code)
+    ) and status != "ok":
+        return f"needs a GPU ({text[:80]})"
+    if "Token is required" in text or "use_auth_token" in code:
+        return "needs a Hugging Face access token (a gated model)"
+    if "load_dataset" in code and ("dataset" in text.lower() or "Offline" in text):
+        return "loads a dataset from the Hub (not part of the stand-in world)"
+    if error == "EOFError":
+        return "waits for keyboard input (input())"
+    if "Unknown task" in text:
+        task = re.search(r"Unknown task ([\w-]+)", text)
+        return f"asks for a pipeline task transformers does not have (`{task.group(1) if task else '?'}`)"
+    if "from_hparams" in code and status == "hub_error":
+        return "loads a SpeechBrain model (its files are not in the stand-in world)"
+    if "detectron2" in text or "layoutlmv2" in code.lower():
+        return "LayoutLMv2 needs detectron2 (not installable here): no stand-in"
+    return f"{status}: {error}: {text}"[:200]
+
+
+def run_hub(hub: str, config: SandboxConfig, out: Path) -> dict:
+    records = load_records(hub, "eval").records
+    gold, snippets = {}, []
+    for r in records:
+        if r.output is not None:
+            gold[r.question_id] = r.output.code
+            snippets.append({"id": f"gold/{r.question_id}", "code": r.output.code})
+            changed = made_up(hub, r.output.code)
+            if changed != r.output.code:
+                snippets.append({"id": f"made-up/{r.question_id}", "code": changed})
+    start = time.monotonic()
+    results = {
+        x.id: x.model_dump(mode="json") for x in run_snippets(snippets, config, output=out / f"{hub}.jsonl")
+    }
+    gold_s = time.monotonic() - start
+    # other-id: an id another question's *running* gold answer loads the same way
+    ok_ids: dict[tuple, list[tuple[int, str]]] = defaultdict(list)
+    for q, code in gold.items():
+        if results[f"gold/{q}"]["status"] == "ok":
+            for model_id in loaded_ids(hub, code):
+                ok_ids[signature(hub, code, model_id)].append((q, model_id))
+    swaps = []
+    for q, code in gold.items():
+        if results[f"gold/{q}"]["status"] != "ok":
+            continue
+        for model_id in loaded_ids(hub, code)[:1]:
+            others = [m for oq, m in ok_ids[signature(hub, code, model_id)] if oq != q and m != model_id]
+            if others:
+                other = others[q % len(others)]
+                swapped = (
+                    _replace_literal(code, model_id, other)
+                    if hub != "tensorflowhub"
+                    else code.replace(model_id, other)
+                )
+                swaps.append({"id": f"other-id/{q}", "code": swapped})
+    results.update(
+        {x.id: x.model_dump(mode="json") for x in run_snippets(swaps, config, output=out / f"{hub}.jsonl")}
+    )
+    n = len(records)
+    count = lambda kind: Counter(v["status"] for k, v in results.items() if k.startswith(kind + "/"))  # noqa: E731
+    gold_counts, made_counts, swap_counts = count("gold"), count("made-up"), count("other-id")
+    made_total = sum(made_counts.values())
+    failures = []
+    for r in records:
+        if r.output is None:
+            failures.append((r.question_id, "no_code", failure_reason("no_code", None, None)))
+        elif results[f"gold/{r.question_id}"]["status"] != "ok":
+            row = results[f"gold/{r.question_id}"]
+            failures.append((r.question_id, row["status"], failure_reason(row["status"], row, r.output.code)))
+    lines = [
+        f"# {hub}: gold answers that do not run ({len(failures)} of {n})",
+        "",
+        "| question | status | reason |",
+        "|--:|---|---|",
+    ]
+    lines += [f"| {q} | {s} | {why.replace('|', '/')} |" for q, s, why in failures]
+    (out / f"failures-{hub}.md").write_text("\n".join(lines) + "\n")
+    reasons = Counter(re.sub(r"`[^`]*`", "`X`", why).split(" (")[0] for _, _, why in failures)
+    return {
+        "n": n,
+        "gold_ok": gold_counts["ok"],
+        "gold_executability": round(gold_counts["ok"] / n, 4),
+        "gold_counts": dict(gold_counts),
+        "made_up": {
+            "answers": made_total,
+            "hub_error": made_counts["hub_error"],
+            "counts": dict(made_counts),
+        },
+        "made_up_hub_error_of_all": round(made_counts["hub_error"] / n, 4),
+        "made_up_hub_error_of_loading": round(made_counts["hub_error"] / made_total, 4)
+        if made_total
+        else None,
+        "other_id": {"answers": len(swaps), "ok": swap_counts["ok"], "counts": dict(swap_counts)},
+        "other_id_ok_rate": round(swap_counts["ok"] / len(swaps), 4) if swaps else None,
+        "failure_reasons": dict(reasons.most_common()),
+        "seconds": {"gold_and_made_up": round(gold_s, 1), "total": round(time.monotonic() - start, 1)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", default="local", choices=["local", "docker"])
+    parser.add_argument("--hub", nargs="+", default=list(HUBS), choices=HUBS)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/world"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=30.0, help="per snippet (the harness default)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = SandboxConfig(backend=args.backend, workers=args.workers, timeout_s=args.timeout)
+    summary = {"backend": args.backend, "workers": args.workers, "hubs": {}}
+    for hub in args.hub:
+        summary["hubs"][hub] = run_hub(hub, config, args.out)
+        (args.out / "SUMMARY.json").write_text(json.dumps(summary, indent=1))
+    print(
+        "| hub | n | gold runs | made-up id → hub_error (of answers that load one) | other question's id runs | time |"
+    )
+    print("|---|--:|--:|--:|--:|--:|")
+    for hub, s in summary["hubs"].items():
+        made = s["made_up"]
+        print(
+            f"| {hub} | {s['n']} | {s['gold_executability']:.1%} ({s['gold_ok']}) | "
+            f"{made['hub_error']}/{made['answers']} = {s['made_up_hub_error_of_loading'] or 0:.1%} | "
+            f"{s['other_id']['ok']}/{s['other_id']['answers']} = {s['other_id_ok_rate'] or 0:.1%} | "
+            f"{s['seconds']['total']:.0f} s |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""The Hugging Face stand-in world and the world's sandbox side (sample inputs, offline web), on
+real sandboxes with the execution environment: answers that use what transformers 5 removed, an
+encoder-decoder, a vision model with its processor, audio models through ffmpeg, diffusers and
+sentence-transformers stand-ins, a made-up id failing as `hub_error`, and sample inputs that every
+snippet finds fresh."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gorilla_rlaif.harness import SandboxConfig, Status, run_snippets
+from gorilla_rlaif.harness.world import huggingface, sandbox_site
+
+BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
+
+
+# ----------------------------------------------------------------------------- planning (no sandbox)
+
+
+def test_usages_follow_names_bound_to_literals_and_every_loader():
+    code = (
+        "from transformers import pipeline, AutoTokenizer, DetrForObjectDetection\n"
+        "model_id = 'facebook/detr-resnet-50'\n"
+        "model = DetrForObjectDetection.from_pretrained(model_id)\n"
+        "tok = AutoTokenizer.from_pretrained(pretrained_model_name_or_path='bert-base-uncased')\n"
+        "qa = pipeline('question-answering', model='deepset/roberta-base-squad2')\n"
+        "st = SentenceTransformer('all-MiniLM-L6-v2')\n"
+        "f = hf_hub_download(repo_id='julien-c/wine-quality', filename='sklearn_model.joblib')\n"
+        "m = timm.create_model('hf_hub:timm/resnet18.a1_in1k', pretrained=True)\n"
+    )
+    assert huggingface.usages_in_code(code) == [
+        ("facebook/detr-resnet-50", "class", "DetrForObjectDetection"),
+        ("bert-base-uncased", "class", "AutoTokenizer"),
+        ("deepset/roberta-base-squad2", "pipeline", "question-answering"),
+        ("all-MiniLM-L6-v2", "sentence_transformers", ""),
+        ("julien-c/wine-quality", "file", "sklearn_model.joblib"),
+        ("timm/resnet18.a1_in1k", "timm", ""),
+    ]
+    assert huggingface.usages_in_code("from_pretrained('a'") == []  # unparseable: nothing
+
+
+def test_plan_covers_the_api_database_and_the_answers():
+    items = {item["id"]: item for item in huggingface.plan()}
+    from gorilla_rlaif.data import load_api_db
+
+    api_names = {e.api_name for e in load_api_db("huggingface", source="bundled").entries}
+    # every API of the database is planned, under the id its code loads or its api_name
+    missing = [name for name in api_names if name not in items and not any(i.endswith(name) for i in items)]
+    assert len(missing) <= 0.02 * len(api_names), missing[:20]
+    assert "question-answering" in items["deepset/roberta-base-squad2"]["tasks"]
+    assert "WhisperForConditionalGeneration" in items["openai/whisper-tiny"]["classes"]
+    assert "bert-base-cased" in items  # torch.hub's huggingface/pytorch-transformers entries load it
+
+
+def test_sample_inputs_are_created_for_path_literals_only(tmp_path):
+    code = (
+        "Image.open('path/to/image.jpg'); sf.read('/path/to/audio.wav'); pd.read_csv('data.csv')\n"
+        "requests.get('http://example.com/x.png'); open('notes'); load('../escape.txt')"
+    )
+    created = sandbox_site.materialize_inputs(
+        code, str(tmp_path), str(sandbox_site.__file__).rsplit("/", 1)[0] + "/inputs", scratch_roots=()
+    )
+    assert sorted(created) == [str(tmp_path / "data.csv"), str(tmp_path / "path/to/image.jpg")]
+    assert (tmp_path / "path/to/image.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+
+
+def test_offline_web_answers_media_and_world_repositories_only(tmp_path):
+    hub = tmp_path / "hub"
+    (hub / "snakers4_silero-vad_master").mkdir(parents=True)
+    (hub / "snakers4_silero-vad_master" / "hubconf.py").write_text("dependencies = []\n")
+    sandbox_site._WEB.update(
+        inputs=str(sandbox_site.__file__).rsplit("/", 1)[0] + "/inputs", torch_hub=str(hub)
+    )
+    try:
+        status, _, body = sandbox_site.answer("http://images.cocodataset.org/val2017/000000039769.jpg")
+        assert status == 200 and body[:3] == b"\xff\xd8\xff"
+        assert sandbox_site.answer("https://huggingface.co/bert-base-uncased/resolve/main/x.png") is None
+        assert sandbox_site.answer("https://example.com/page.html") is None
+        status, _, body = sandbox_site.answer("https://github.com/snakers4/silero-vad/zipball/master")
+        assert status == 200 and body[:2] == b"PK"
+        assert sandbox_site.answer("https://github.com/snakers4/silero-vad/tree/main/")[0] == 404
+        branches = json.loads(
+            sandbox_site.answer("https://api.github.com/repos/snakers4/silero-vad/branches")[2]
+        )
+        assert branches == [{"name": "master"}]
+        assert sandbox_site.answer("https://github.com/made-up/repo/zipball/master") is None
+    finally:
+        sandbox_site._WEB.clear()
+
+
+# ----------------------------------------------------------------------------- answers in real sandboxes
+
+SNIPPETS = {
+    # pipeline tasks and classes transformers 5 removed
+    "qa_pipeline": (
+        "from transformers import pipeline\n"
+        "qa = pipeline('question-answering', model='deepset/roberta-base-squad2')\n"
+        "r = qa(question='Where is the cat?', context='The cat sleeps on the warm mat in the kitchen.')\n"
+        "print(sorted(r))"
+    ),
+    "summarization": (
+        "from transformers import pipeline\n"
+        "s = pipeline('summarization', model='facebook/bart-large-cnn')\n"
+        "print(type(s('A long article about nothing in particular. ' * 5, max_length=12, min_length=2)[0]['summary_text']).__name__)"
+    ),
+    # an encoder-decoder with its sentencepiece tokenizer
+    "t5": (
+        "from transformers import T5Tokenizer, T5ForConditionalGeneration\n"
+        "tok = T5Tokenizer.from_pretrained('t5-small')\n"
+        "model = T5ForConditionalGeneration.from_pretrained('t5-small')\n"
+        "ids = model.generate(**tok('translate English to German: hello', return_tensors='pt'), max_new_tokens=5)\n"
+        "print(type(tok.decode(ids[0], skip_special_tokens=True)).__name__)"
+    ),
+    # a vision model with its processor, on a sample input and on an image from the offline web
+    "vit": (
+        "import requests\n"
+        "from PIL import Image\n"
+        "from transformers import ViTImageProcessor, ViTForImageClassification\n"
+        "processor = ViTImageProcessor.from_pretrained('google/vit-base-patch16-224')\n"
+        "model = ViTForImageClassification.from_pretrained('google/vit-base-patch16-224')\n"
+        "for image in (Image.open('path/to/image.jpg'), Image.open(requests.get('http://images.cocodataset.org/val2017/000000039769.jpg', stream=True).raw)):\n"
+        "    logits = model(**processor(images=image, return_tensors='pt')).logits\n"
+        "    print(model.config.id2label[logits.argmax(-1).item()] in model.config.id2label.values())"
+    ),
+    # audio: a file decoded by ffmpeg in the pipeline, and Whisper's processor + generate
+    "asr": (
+        "from transformers import pipeline\n"
+        "asr = pipeline('automatic-speech-recognition', model='facebook/wav2vec2-base-960h')\n"
+        "print(sorted(asr('speech.wav')))"
+    ),
+    "whisper": (
+        "import soundfile as sf\n"
+        "from transformers import WhisperProcessor, WhisperForConditionalGeneration\n"
+        "processor = WhisperProcessor.from_pretrained('openai/whisper-tiny')\n"
+        "model = WhisperForConditionalGeneration.from_pretrained('openai/whisper-tiny')\n"
+        "audio, rate = sf.read('audio.wav')\n"
+        "features = processor(audio, sampling_rate=rate, return_tensors='pt').input_features\n"
+        "ids = model.generate(features, max_new_tokens=4)\n"
+        "print(len(processor.batch_decode(ids, skip_special_tokens=True)))"
+    ),
+    "sentence_transformers": (
+        "from sentence_transformers import SentenceTransformer\n"
+        "model = SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2')\n"
+        "print(model.encode(['a sentence', 'another one']).shape[0])"
+    ),
+    "diffusers": (
+        "from diffusers import StableDiffusionPipeline\n"
+        "pipe = StableDiffusionPipeline.from_pretrained('runwayml/stable-diffusion-v1-5')\n"
+        "image = pipe('a photo of an astronaut riding a horse', num_inference_steps=2).images[0]\n"
+        "image.save('astronaut.png')\n"
+        "print(type(image).__name__)"
+    ),
+    "tabular": (
+        "import json, joblib\n"
+        "import pandas as pd\n"
+        "model = joblib.load('model.joblib')\n"
+        "features = json.load(open('config.json'))['features']\n"
+        "data = pd.read_csv('data.csv')[features]\n"
+        "print(len(model.predict(data)) == len(data))"
+    ),
+    "made_up_id": (
+        "from transformers import AutoModel\nAutoModel.from_pretrained('gorilla-made-up/no-such-model')"
+    ),
+    "made_up_pipeline": (
+        "from transformers import pipeline\npipeline('text-classification', model='gorilla-made-up/sentiment')"
+    ),
+    "unknown_url": "import requests\nrequests.get('https://example.com/api/data.json', timeout=5)",
+    # the snippet's writes do not reach the next snippet: the sample is fresh again
+    "overwrite_sample": "open('path/to/image.jpg', 'wb').write(b'overwritten')\nprint('done')",
+    "sample_again": "from PIL import Image\nprint(Image.open('path/to/image.jpg').size)",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_answers_run_against_the_huggingface_world(backend, tmp_path):
+    config = SandboxConfig(backend=backend, workers=1, timeout_s=120)
+    results = run_snippets(
+        [{"id": k, "code": v} for k, v in SNIPPETS.items()], config, output=tmp_path / "r.jsonl"
+    )
+    by_id = {r.id: r for r in results}
+    for name in SNIPPETS:
+        if name.startswith(("made_up", "unknown")):
+            continue
+        assert by_id[name].status is Status.ok, (
+            name,
+            by_id[name].error_type,
+            by_id[name].error_message,
+            by_id[name].traceback,
+        )
+    assert by_id["qa_pipeline"].stdout.strip() == "['answer', 'end', 'score', 'start']"
+    assert by_id["summarization"].stdout.strip() == "str"
+    assert by_id["vit"].stdout.split() == ["True", "True"]
+    assert by_id["asr"].stdout.strip() == "['text']"
+    assert by_id["whisper"].stdout.strip() == "1"
+    assert by_id["sentence_transformers"].stdout.strip() == "2"
+    assert by_id["diffusers"].stdout.strip() == "Image"
+    assert by_id["tabular"].stdout.strip() == "True"
+    assert by_id["sample_again"].stdout.strip() == "(224, 224)"
+    for name in ("made_up_id", "made_up_pipeline", "unknown_url"):
+        assert by_id[name].status is Status.hub_error, (
+            name,
+            by_id[name].error_type,
+            by_id[name].error_message,
+        )
