@@ -108,12 +108,10 @@ def part_plan(part: Part) -> list[dict]:
 
 
 def part_dir(part: Part, plan: list[dict]) -> Path:
-    module_file = HERE / f"{part.module}.py"
+    """Named by what determines the build: the environment, the builder and the plan (the planner
+    matters only through the plan it writes, so refactoring a planner rebuilds nothing)."""
     digest = _sha(
-        lock_hash().encode(),
-        (HERE / part.builder).read_bytes(),
-        module_file.read_bytes(),
-        json.dumps(plan, sort_keys=True).encode(),
+        lock_hash().encode(), (HERE / part.builder).read_bytes(), json.dumps(plan, sort_keys=True).encode()
     )
     return cache_root() / "apibench-world" / f"{part.name}-{digest[:12]}"
 
