@@ -170,6 +170,13 @@ SNIPPETS = {
         "results.print()\n"
         "print(type(results).__name__, len(results.xyxy), results.xyxy[0].shape[1], list(results.pandas().xyxy[0].columns)[:4])"
     ),
+    # force_reload: torch.hub deletes its copy and downloads GitHub's archive, served by the offline
+    # web from the world (APIBench's silero-vad answers are written this way)
+    "force_reload": (
+        "import torch\n"
+        "model, utils = torch.hub.load(repo_or_dir='snakers4/silero-vad', model='silero_vad', force_reload=True)\n"
+        "print(len(utils), type(model).__name__)"
+    ),
     "made_up_entry": "import torch\nmodel = torch.hub.load('pytorch/vision', 'resnet50_made_up', pretrained=True)",
     "made_up_repo": "import torch\nmodel = torch.hub.load('made-up-owner/made-up-repo', 'resnet50', pretrained=True)",
     "made_up_ref_entry": "import torch\nutils = torch.hub.load('NVIDIA/DeepLearningExamples:torchhub', 'nvidia_made_up_utils')",
@@ -189,7 +196,7 @@ def test_answers_run_against_the_torchhub_world(backend, world, tmp_path):
         [{"id": k, "code": v} for k, v in SNIPPETS.items()], config, output=tmp_path / "r.jsonl"
     )
     by_id = {r.id: r for r in results}
-    for name in ("torchvision", "silero", "nvidia_ssd", "yolov5"):
+    for name in ("torchvision", "silero", "nvidia_ssd", "yolov5", "force_reload"):
         assert by_id[name].status is Status.ok, (
             name,
             by_id[name].error_type,
@@ -211,9 +218,33 @@ def test_answers_run_against_the_torchhub_world(backend, world, tmp_path):
     ]
     assert by_id["nvidia_ssd"].stdout.split()[-1] == "80"
     assert "Detections 1 6 ['xmin', 'ymin', 'xmax', 'ymax']" in by_id["yolov5"].stdout
+    assert by_id["force_reload"].stdout.split()[0] == "5"  # (get_speech_timestamps, ..., collect_chunks)
     for name in ("made_up_entry", "made_up_repo", "made_up_ref_entry"):
         assert by_id[name].status is Status.hub_error, (
             name,
             by_id[name].error_type,
             by_id[name].error_message,
         )
+
+
+def test_world_prune_deletes_other_versions_builds_and_keeps_this_ones(tmp_path, monkeypatch, capsys):
+    """`gorilla-bench world prune`: builds keyed by other lock files / builders go, the ones this
+    version resolves to stay (an upgrade would otherwise leave GBs behind per version)."""
+    from gorilla_rlaif.cli import main
+    from gorilla_rlaif.harness.world import PARTS, part_dir, part_plan
+    from gorilla_rlaif.harness.world.env import env_dir
+
+    monkeypatch.setenv("GORILLA_RLAIF_CACHE", str(tmp_path))
+    current_env, current_part = env_dir(), part_dir(PARTS["torchhub"], part_plan(PARTS["torchhub"]))
+    stale_env = tmp_path / "apibench-env" / "0123456789ab"
+    stale_part = tmp_path / "apibench-world" / "torchhub-0123456789ab"
+    half_built = tmp_path / "apibench-world" / "torchhub-ba9876543210.tmp"
+    other_hub = tmp_path / "apibench-world" / "huggingface-0123456789ab"
+    for d in (current_env, current_part, stale_env, stale_part, half_built, other_hub):
+        d.mkdir(parents=True)
+        (d / "weights.bin").write_bytes(b"x" * 5000)
+    assert main("gorilla-bench", ["world", "prune", "--part", "torchhub"]) == 0
+    out = capsys.readouterr().out
+    assert "pruned 3 builds" in out and str(stale_part) in out
+    assert current_env.is_dir() and current_part.is_dir() and other_hub.is_dir()
+    assert not stale_env.exists() and not stale_part.exists() and not half_built.exists()
