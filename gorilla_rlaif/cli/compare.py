@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gorilla_rlaif.cli.command import Command, flag, positional
 from gorilla_rlaif.data.sources import HubName
 
-HELP = "paired comparison of eval runs on the same questions: difference, 95% interval, p-value"
+HELP = "paired comparison of eval runs on the same questions: difference, its interval and p-value"
 
 
 class CompareConfig(BaseModel):
