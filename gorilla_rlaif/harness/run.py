@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from gorilla_rlaif.config import identity
@@ -48,18 +48,27 @@ def to_result(snippet_id: str, raw: dict) -> ExecResult:
         traceback=((raw.get("child") or {}).get("exception") or {}).get("traceback"),
         stdout=raw.get("stdout", ""),
         stderr=raw.get("stderr", ""),
+        files=raw.get("files"),
     )
 
 
-class _WorkerPool:
-    """One worker per thread, opened lazily, replaced when broken, all closed at the end."""
+class WorkerPool:
+    """Warm workers of one sandbox backend, one per thread of a thread pool, opened lazily,
+    replaced when broken, all closed at the end. Every snippet of every backend runs through
+    one: per batch in `run_snippets`, long-lived in `gorilla-bench serve` and in each Ray node's
+    actor (`SandboxPool`)."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, *, own_backend: bool = True):
         self.backend = backend
+        self.own_backend = own_backend
+        # threads start as snippets arrive (ThreadPoolExecutor spawns one per submit while none
+        # is idle), so a batch smaller than `workers` opens only as many workers as it needs
+        self.executor = ThreadPoolExecutor(max_workers=backend.config.workers, thread_name_prefix="sandbox")
         self.local = threading.local()
         self.opened: list[Worker] = []
         self.lock = threading.Lock()
         self.counter = 0
+        self.restarts = 0
 
     def get(self) -> Worker:
         worker = getattr(self.local, "worker", None)
@@ -76,22 +85,87 @@ class _WorkerPool:
     def discard(self) -> None:
         worker = getattr(self.local, "worker", None)
         self.local.worker = None
+        with self.lock:
+            self.restarts += 1
         if worker is not None:
             worker.close()
 
+    def submit(self, snippet: Snippet) -> Future[ExecResult]:
+        return self.executor.submit(_run_one, self, snippet)
+
+    def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
+        """One result per snippet, as they finish."""
+        for future in as_completed([self.submit(s) for s in snippets]):
+            yield future.result()
+
     def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
         for worker in self.opened:
             try:
                 worker.close()
             except Exception as exc:
                 log.warning("closing a sandbox worker failed: %s", exc)
+        if self.own_backend:
+            self.backend.close()
 
 
-def _run_one(pool: _WorkerPool, snippet: Snippet) -> ExecResult:
+class SandboxPool:
+    """A long-lived pool for a server or a Ray actor: one `WorkerPool` per preload profile
+    (opened on first use, then kept warm), snippets submitted one by one from any thread."""
+
+    def __init__(self, config: SandboxConfig):
+        if config.backend not in ("local", "docker"):
+            raise ValueError(
+                f"a sandbox pool runs on this machine: backend local or docker, not {config.backend}"
+            )
+        self.config = config
+        self.pools: dict[str, WorkerPool] = {}
+        self.lock = threading.Lock()
+        self.pending = 0
+
+    def _pool(self, snippet: Snippet) -> WorkerPool:
+        config = self.config
+        if config.preload and config.preload_modules is None:
+            from gorilla_rlaif.harness.world import PRELOAD_PROFILES, preload_profile
+
+            profile = preload_profile(snippet.code)
+            config = config.model_copy(update={"preload_modules": list(PRELOAD_PROFILES[profile])})
+        else:
+            profile = "all"
+        with self.lock:
+            pool = self.pools.get(profile)
+            if pool is None:
+                backend = load_backend(config)
+                backend.check()
+                pool = self.pools[profile] = WorkerPool(backend)
+        return pool
+
+    def submit(self, snippet: Snippet) -> Future[ExecResult]:
+        future = self._pool(snippet).submit(snippet)
+        with self.lock:
+            self.pending += 1
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future) -> None:
+        with self.lock:
+            self.pending -= 1
+
+    @property
+    def restarts(self) -> int:
+        return sum(pool.restarts for pool in self.pools.values())
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+
+
+def _run_one(pool: WorkerPool, snippet: Snippet) -> ExecResult:
     start = time.monotonic()
     for attempt in (1, 2):
         try:
-            raw = pool.get().execute(pool.backend.make_request(snippet.code))
+            raw = pool.get().execute(pool.backend.make_request(snippet.code, snippet=snippet))
             return to_result(snippet.id, raw)
         except WorkerBroken as exc:
             pool.discard()
@@ -118,19 +192,22 @@ def run_snippets(
     *,
     output: Path | str | None = None,
     progress: bool = True,
+    stats: dict | None = None,
 ) -> list[ExecResult]:
     """Run every snippet in the sandbox `config` describes; return one result per snippet, in order.
 
     With `output`, each result is appended to that JSONL file as it finishes; a row already in the
     file is reused when it is of the same id, the same code and the same limits (an interrupted run
     re-runs only the snippets without such a row; a changed snippet or limit runs again, and the
-    file keeps one row per id, the newest).
+    file keeps one row per id, the newest). `stats`, if given, receives what the backend noticed
+    about the run itself (a Ray run: snippets per node, the nodes lost and the snippets re-queued).
     """
     from tqdm.auto import tqdm
 
     items = _coerce(snippets)
     results: dict[str, ExecResult] = {}
-    keys = {s.id: (code_sha256(s.code), sandbox_hash(config)) for s in items}
+    base = sandbox_hash(config)
+    keys = {s.id: (code_sha256(s.code), snippet_hash(base, s)) for s in items}
     appender = JsonlAppender(output) if output is not None else None
     stale = 0
     try:
@@ -150,14 +227,21 @@ def run_snippets(
             bar = tqdm(total=len(todo), desc=f"exec ({config.backend})", unit="snippet", disable=not progress)
             try:
                 for group_config, group in _worker_groups(config, todo):
-                    for done in _run_group(group_config, group):
-                        sha, limits = keys[done.id]
-                        result = done.model_copy(update={"code_sha256": sha, "sandbox_hash": limits})
-                        results[result.id] = result
-                        if appender is not None:
-                            appender.append(result.model_dump(mode="json"))
-                        bar.update()
-                        bar.set_postfix(ok=sum(r.status is Status.ok for r in results.values()))
+                    backend = load_backend(group_config)
+                    try:
+                        backend.check()
+                        for done in backend.run(group):
+                            sha, limits = keys[done.id]
+                            result = done.model_copy(update={"code_sha256": sha, "sandbox_hash": limits})
+                            results[result.id] = result
+                            if appender is not None:
+                                appender.append(result.model_dump(mode="json"))
+                            bar.update()
+                            bar.set_postfix(ok=sum(r.status is Status.ok for r in results.values()))
+                    finally:
+                        backend.close()
+                        if stats is not None:
+                            _merge_stats(stats, backend.stats)
             finally:
                 bar.close()
     finally:
@@ -168,14 +252,29 @@ def run_snippets(
     return [results[s.id] for s in items]
 
 
+def _merge_stats(into: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict):
+            merged = into.setdefault(key, {})
+            for k, v in value.items():
+                merged[k] = merged.get(k, 0) + v if isinstance(v, (int, float)) else v
+        elif isinstance(value, list):
+            into.setdefault(key, []).extend(v for v in value if v not in into[key])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = value
+
+
 def _worker_groups(
     config: SandboxConfig, snippets: list[Snippet]
 ) -> list[tuple[SandboxConfig, list[Snippet]]]:
     """Preloaded workers import what their snippets need: without an explicit `preload_modules`,
     snippets are grouped by framework (`world.preload_profile`) and each group runs on workers
     preloaded with that profile, one group after the other (only one kind of worker is alive at
-    a time, so memory stays that of one profile)."""
-    if not config.preload or config.preload_modules is not None:
+    a time, so memory stays that of one profile). A remote server and Ray nodes group on their
+    side (their pools keep one kind of worker per profile)."""
+    if not config.preload or config.preload_modules is not None or config.backend in ("remote", "ray"):
         return [(config, snippets)]
     from gorilla_rlaif.harness.world import PRELOAD_PROFILES, preload_profile
 
@@ -188,28 +287,29 @@ def _worker_groups(
     ]
 
 
-def _run_group(config: SandboxConfig, snippets: list[Snippet]):
-    """Yield one result per snippet as they finish, on `config.workers` workers of one kind."""
-    backend = load_backend(config)
-    backend.check()
-    pool = _WorkerPool(backend)
-    try:
-        with ThreadPoolExecutor(max_workers=min(config.workers, len(snippets))) as executor:
-            futures = [executor.submit(_run_one, pool, s) for s in snippets]
-            for future in as_completed(futures):
-                yield future.result()
-    finally:
-        pool.close()
-        backend.close()
-
-
 def sandbox_hash(config: SandboxConfig) -> str:
     """What decides a result (limits, isolation, image, the libraries and world snippets run
-    against), not how fast it runs: rows of another execution environment are never reused."""
+    against), not how fast it runs: rows of another execution environment are never reused.
+    A remote sandbox is identified by what its server reports (`GET /health`) plus the limits
+    this client asks for."""
+    if config.backend == "remote":
+        from gorilla_rlaif.harness.backends.remote import server_identity
+
+        return stable_hash(
+            {"server": server_identity(config), "timeout_s": config.timeout_s, "memory_mb": config.memory_mb},
+            length=16,
+        )
     from gorilla_rlaif.harness.world import fingerprint
 
     uses_world = config.world != "none" or (config.libraries == "apibench" and config.site_packages is None)
     return stable_hash({**identity(config), "world": fingerprint() if uses_world else None}, length=16)
+
+
+def snippet_hash(base: str, snippet: Snippet) -> str:
+    """The sandbox hash of one snippet: the config's, plus its own input and limits if it has any
+    (stdin, files, a tighter timeout), so a changed input re-runs on resume."""
+    extras = snippet.extras()
+    return stable_hash({"sandbox": base, **extras}, length=16) if extras else base
 
 
 def _compact(output: Path, current: list[ExecResult]) -> None:
@@ -220,4 +320,4 @@ def _compact(output: Path, current: list[ExecResult]) -> None:
     write_jsonl(output, [*keep.values(), *others])
 
 
-__all__ = ["run_snippets", "to_result"]
+__all__ = ["SandboxPool", "WorkerPool", "run_snippets", "to_result"]

@@ -1,9 +1,13 @@
-"""The backend interface: a backend checks it can run, then opens workers; a worker executes one
-request at a time and returns the runner's raw report.
+"""The backend interface, batch-first: a backend checks it can run, then runs a batch of snippets
+and yields one result per snippet as they finish (`BatchBackend`). That is all `run_snippets`
+asks of a backend, so a remote service (`remote.py`) or a Ray cluster (`raycluster.py`) is one
+more entry in the table.
 
-A worker is the unit that can be long-lived (a warm container today; a process that keeps
-torch/transformers imported and forks per snippet later), so the scheduler in `run.py` keeps one
-per thread and replaces it when it raises `WorkerBroken`.
+The sandboxes of this machine (`Backend`: local, docker) run a batch on workers: a backend opens
+workers; a worker executes one request at a time and returns the runner's raw report. A worker
+is the unit that can be long-lived (a warm container, a fork server that keeps torch/transformers
+imported), so the scheduler in `run.py` (`WorkerPool`) keeps one per thread and replaces it when
+it raises `WorkerBroken`.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import logging
 import os
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from gorilla_rlaif.errors import GorillaRlaifError
 from gorilla_rlaif.harness.config import DEFAULT_PRELOAD, RUNNER, SandboxConfig, sandbox_env
+from gorilla_rlaif.harness.schema import ExecResult, Snippet
 from gorilla_rlaif.harness.world import WORLD_HOST_DIR, resolve_world
 
 log = logging.getLogger(__name__)
@@ -89,13 +95,37 @@ class Mount:
     writable: bool = False
 
 
-class Backend(ABC):
+class BatchBackend(ABC):
+    """What every backend is: `check` (raise `SandboxUnavailable` with a fix), then `run` a batch,
+    yielding one `ExecResult` per snippet as they finish, in any order. `stats` holds what the
+    backend noticed about the run (nodes used and lost, ...) for the run's summary."""
+
     name: str = ""
+
+    def __init__(self, config: SandboxConfig):
+        self.config = config
+        self.stats: dict = {}
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise `SandboxUnavailable` with a fix if this backend cannot run."""
+
+    @abstractmethod
+    def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
+        """One result per snippet (no loss, no duplicate), as they finish."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class Backend(BatchBackend):
+    """A sandbox on this machine: workers (see the module docstring) on a `WorkerPool`."""
+
     # Whether the sandbox has a root file system of its own (so /path can be a scratch dir).
     own_root: bool = True
 
     def __init__(self, config: SandboxConfig):
-        self.config = config
+        super().__init__(config)
         self.libraries = config.library_dirs()
         self.world = resolve_world(config)
         self.cache = self.world.cache if self.world is not None else config.model_cache
@@ -141,24 +171,39 @@ class Backend(ABC):
         return env
 
     @abstractmethod
-    def check(self) -> None:
-        """Raise `SandboxUnavailable` with a fix if this backend cannot run."""
-
-    @abstractmethod
     def open_worker(self, index: int) -> Worker:
         """A worker for one thread of the scheduler."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        pass
+    def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
+        """The batch on `config.workers` workers of this backend (closed when the batch ends)."""
+        from gorilla_rlaif.harness.run import WorkerPool
 
-    def make_request(self, code: str, *, clean_dirs: list[str] | None = None) -> dict:
-        """The runner's request for one snippet (limits, environment, paths)."""
+        pool = WorkerPool(self, own_backend=False)
+        try:
+            yield from pool.run(snippets)
+        finally:
+            pool.close()
+            self.stats["worker_restarts"] = self.stats.get("worker_restarts", 0) + pool.restarts
+
+    def make_request(
+        self, code: str, *, clean_dirs: list[str] | None = None, snippet: Snippet | None = None
+    ) -> dict:
+        """The runner's request for one snippet (limits, environment, paths); `snippet` adds its
+        input (stdin, files), the files to send back and limits tighter than the config's."""
         config = self.config
+        extras = {}
+        if snippet is not None:
+            extras = {"stdin": snippet.stdin, "files": snippet.files, "fetch_files": snippet.fetch_files}
         return {
             "code": code,
+            **{k: v for k, v in extras.items() if v},
             "workdir": WORKDIR,
-            "timeout_s": config.timeout_s,
-            "memory_mb": config.memory_mb,
+            "timeout_s": min(config.timeout_s, snippet.timeout_s or config.timeout_s)
+            if snippet
+            else config.timeout_s,
+            "memory_mb": min(config.memory_mb, snippet.memory_mb or config.memory_mb)
+            if snippet
+            else config.memory_mb,
             "reserve_mb": ADDRESS_SPACE_RESERVE_MB,
             "max_procs": config.max_procs,
             "max_file_mb": config.max_file_mb,
