@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable
+from concurrent.futures import Future
 from pathlib import Path
 
 from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
-from gorilla_rlaif.harness.backends import Backend, Worker, WorkerBroken, load_backend
-from gorilla_rlaif.harness.classify import classify
+from gorilla_rlaif.harness.backends import load_backend
+from gorilla_rlaif.harness.backends.base import WorkerPool, to_result
 from gorilla_rlaif.harness.config import SandboxConfig
 from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status, code_sha256
 from gorilla_rlaif.io import JsonlAppender
@@ -34,79 +33,6 @@ def _coerce(snippets: Iterable[Snippet | dict]) -> list[Snippet]:
         seen.add(snippet.id)
         items.append(snippet)
     return items
-
-
-def to_result(snippet_id: str, raw: dict) -> ExecResult:
-    fields = classify(raw)
-    return ExecResult(
-        id=snippet_id,
-        status=Status(fields["status"]),
-        exit_code=fields["exit_code"],
-        duration_s=raw.get("duration_s", 0.0),
-        error_type=fields["error_type"],
-        error_message=fields["error_message"],
-        traceback=((raw.get("child") or {}).get("exception") or {}).get("traceback"),
-        stdout=raw.get("stdout", ""),
-        stderr=raw.get("stderr", ""),
-        files=raw.get("files"),
-    )
-
-
-class WorkerPool:
-    """Warm workers of one sandbox backend, one per thread of a thread pool, opened lazily,
-    replaced when broken, all closed at the end. Every snippet of every backend runs through
-    one: per batch in `run_snippets`, long-lived in `gorilla-bench serve` and in each Ray node's
-    actor (`SandboxPool`)."""
-
-    def __init__(self, backend: Backend, *, own_backend: bool = True):
-        self.backend = backend
-        self.own_backend = own_backend
-        # threads start as snippets arrive (ThreadPoolExecutor spawns one per submit while none
-        # is idle), so a batch smaller than `workers` opens only as many workers as it needs
-        self.executor = ThreadPoolExecutor(max_workers=backend.config.workers, thread_name_prefix="sandbox")
-        self.local = threading.local()
-        self.opened: list[Worker] = []
-        self.lock = threading.Lock()
-        self.counter = 0
-        self.restarts = 0
-
-    def get(self) -> Worker:
-        worker = getattr(self.local, "worker", None)
-        if worker is None:
-            with self.lock:
-                index = self.counter
-                self.counter += 1
-            worker = self.backend.open_worker(index)
-            with self.lock:
-                self.opened.append(worker)
-            self.local.worker = worker
-        return worker
-
-    def discard(self) -> None:
-        worker = getattr(self.local, "worker", None)
-        self.local.worker = None
-        with self.lock:
-            self.restarts += 1
-        if worker is not None:
-            worker.close()
-
-    def submit(self, snippet: Snippet) -> Future[ExecResult]:
-        return self.executor.submit(_run_one, self, snippet)
-
-    def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
-        """One result per snippet, as they finish."""
-        for future in as_completed([self.submit(s) for s in snippets]):
-            yield future.result()
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        for worker in self.opened:
-            try:
-                worker.close()
-            except Exception as exc:
-                log.warning("closing a sandbox worker failed: %s", exc)
-        if self.own_backend:
-            self.backend.close()
 
 
 class SandboxPool:
@@ -159,31 +85,6 @@ class SandboxPool:
         for pool in self.pools.values():
             pool.close()
         self.pools.clear()
-
-
-def _run_one(pool: WorkerPool, snippet: Snippet) -> ExecResult:
-    start = time.monotonic()
-    for attempt in (1, 2):
-        try:
-            raw = pool.get().execute(pool.backend.make_request(snippet.code, snippet=snippet))
-            return to_result(snippet.id, raw)
-        except WorkerBroken as exc:
-            pool.discard()
-            if len(exc.args) > 1 and isinstance(exc.args[1], dict):  # the worker knows the outcome
-                return to_result(snippet.id, {**exc.args[1], "duration_s": time.monotonic() - start})
-            log.warning("sandbox worker broke on %s (attempt %d): %s", snippet.id, attempt, exc.args[0])
-            error = exc
-        except Exception as exc:  # the harness failed, not the snippet
-            log.exception("sandbox error on %s", snippet.id)
-            pool.discard()
-            error = exc
-    return ExecResult(
-        id=snippet.id,
-        status=Status.sandbox_error,
-        duration_s=time.monotonic() - start,
-        error_type=type(error).__name__,
-        error_message=str(error)[:2000],
-    )
 
 
 def run_snippets(
