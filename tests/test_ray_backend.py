@@ -59,6 +59,18 @@ def test_a_batch_split_across_two_nodes_gets_the_local_backends_statuses(cluster
     assert "ran on 127.0.0.2" in printed and "ran on 127.0.0.3" in printed
 
 
+def test_the_actors_and_their_warm_workers_serve_the_next_batch(cluster):
+    from gorilla_rlaif.harness.backends import raycluster
+
+    config = light(backend="ray", ray_address=cluster.address, workers_per_node=1)
+    first = run_snippets([{"id": f"a{i}", "code": "print(1)"} for i in range(4)], config, progress=False)
+    actors = {key: [n.actor._actor_id for n in nodes] for key, nodes in raycluster._POOLS.items()}
+    second = run_snippets([{"id": f"b{i}", "code": "print(2)"} for i in range(4)], config, progress=False)
+    assert [r.stdout for r in first + second] == ["1\n"] * 4 + ["2\n"] * 4
+    assert {key: [n.actor._actor_id for n in nodes] for key, nodes in raycluster._POOLS.items()} == actors
+    assert any(len(ids) == 2 for ids in actors.values())  # one actor per node
+
+
 def test_a_node_killed_mid_batch_loses_no_snippet_and_is_named(cluster, tmp_path):
     """Runs last: it kills the second node."""
     snippets = [{"id": f"s{i}", "code": f"import time\ntime.sleep(0.4)\nprint({i})"} for i in range(16)]

@@ -11,7 +11,8 @@ A node that dies mid-run: Ray fails the calls in flight on its actor (`RayActorE
 here); those snippets go back to the queue and run on the nodes left, and the node is named in
 the run's stats (`lost_nodes`). A result reaches the output only when its call returned, so every
 snippet gets exactly one row. If every node is lost the run stops with an error; the rows written
-so far are kept and a re-run resumes.
+so far are kept and a re-run resumes. The actors, with their warm workers, serve every later batch
+of the same config in this driver (a GRPO run calls the execution reward every step).
 
 Ray is an optional extra: `pip install 'gorilla-rlaif[ray]'`; every node needs gorilla-rlaif (and,
 for node_backend=docker, the sandbox image) installed.
@@ -58,12 +59,41 @@ class SandboxNode:
 
 @dataclass
 class _Node:
+    node_id: str
     name: str
     actor: Any
     capacity: int
     load: int = 0
     alive: bool = True
     refs: set = field(default_factory=set)
+
+
+# The actors (and their warm sandbox pools) outlive one batch: a GRPO run calls the execution
+# reward every step, and a new actor per call would pay its start and the workers' imports each
+# time. Keyed by the whole config; closed when the driver exits.
+_POOLS: dict[str, list[_Node]] = {}
+_OWNED = {"ray": False}
+
+
+def _close_pools() -> None:
+    import ray
+
+    if not ray.is_initialized():
+        _POOLS.clear()
+        return
+    nodes = [n for pool in _POOLS.values() for n in pool]
+    _POOLS.clear()
+    closing = [n.actor.close.remote() for n in nodes if n.alive]
+    if closing:  # stop the sandboxes (docker: remove the containers) before the actors go
+        ray.wait(closing, num_returns=len(closing), timeout=30)
+    for node in nodes:
+        try:
+            ray.kill(node.actor)
+        except Exception as exc:
+            log.debug("ray.kill(%s): %s", node.name, exc)
+    if _OWNED["ray"]:
+        ray.shutdown()
+        _OWNED["ray"] = False
 
 
 def _loopback_host(address: str | None) -> str | None:
@@ -84,7 +114,6 @@ class RayBackend(BatchBackend):
     def __init__(self, config: SandboxConfig):
         super().__init__(config)
         self.stats = {"nodes": {}, "lost_nodes": [], "requeued": 0}
-        self.owns_ray = False
         self.nodes: list[_Node] = []
 
     def check(self) -> None:
@@ -104,7 +133,11 @@ class RayBackend(BatchBackend):
                     f"cannot join the Ray cluster at {self.config.ray_address or 'auto'}: {exc}; "
                     "start it with `ray start --head` (and `ray start --address HEAD:PORT` on each node)"
                 ) from None
-            self.owns_ray = True
+            if not _OWNED["ray"]:
+                import atexit
+
+                atexit.register(_close_pools)
+            _OWNED["ray"] = True
         if not self._alive_nodes():
             raise SandboxUnavailable("the Ray cluster has no alive node with CPUs")
 
@@ -115,19 +148,27 @@ class RayBackend(BatchBackend):
         return [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
 
     def _start_actors(self) -> list[_Node]:
+        """The config's actors, one per alive node: those of an earlier batch, plus new ones on
+        nodes that have none (nodes that joined since)."""
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        # the job id changes with every ray.init: actors of an earlier connection are gone
+        key = ray.get_runtime_context().get_job_id() + self.config.model_dump_json()
+        nodes = [n for n in _POOLS.get(key, []) if n.alive]
+        have = {n.node_id for n in nodes}
         config = self.config.model_dump(mode="json")
-        nodes = []
         for info in self._alive_nodes():
+            if info["NodeID"] in have:
+                continue
             workers = self.config.workers_per_node or max(1, int(info["Resources"]["CPU"]))
             actor_class = ray.remote(num_cpus=0, max_concurrency=workers + 2, max_restarts=0)(SandboxNode)
             actor = actor_class.options(
                 scheduling_strategy=NodeAffinitySchedulingStrategy(info["NodeID"], soft=False)
             ).remote(config, workers)
             name = f"{info['NodeManagerAddress']} ({info['NodeID'][:8]})"
-            nodes.append(_Node(name, actor, capacity=workers + 1))
+            nodes.append(_Node(info["NodeID"], name, actor, capacity=workers + 1))
+        _POOLS[key] = nodes
         return nodes
 
     def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
@@ -200,20 +241,5 @@ class RayBackend(BatchBackend):
         queue.extendleft(reversed(again))
 
     def close(self) -> None:
-        import ray
-
-        if not ray.is_initialized():
-            return
-        alive = [n for n in self.nodes if n.alive]
-        closing = [n.actor.close.remote() for n in alive]
-        if closing:  # stop the sandboxes (docker: remove the containers) before the actors go
-            ray.wait(closing, num_returns=len(closing), timeout=30)
-        for node in self.nodes:
-            try:
-                ray.kill(node.actor)
-            except Exception as exc:
-                log.debug("ray.kill(%s): %s", node.name, exc)
+        """The actors stay for the next batch (closed when the driver exits: `_close_pools`)."""
         self.nodes = []
-        if self.owns_ray:
-            ray.shutdown()
-            self.owns_ray = False
