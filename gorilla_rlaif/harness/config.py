@@ -129,6 +129,8 @@ class SandboxConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SandboxConfig:
+        if self.backend == "ray":
+            return self  # each node's actor checks its own sandbox (SandboxNode) against its machine
         if self.backend == "remote":
             # the server's sandbox is the server's business: nothing of this machine is checked
             if not self.url:
