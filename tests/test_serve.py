@@ -81,18 +81,19 @@ def test_run_code_answers_sandboxfusion_requests_in_its_shape(http, case):
 
 # ---- our batch endpoint ----------------------------------------------------------------------------
 def test_batch_endpoint_returns_our_status_taxonomy(http):
-    snippets = {
-        "ok": ("print('hi')", Status.ok),
-        "syntax": ("def broken(:\n    pass", Status.syntax_error),
-        "import": ("import definitely_not_a_module_xyz", Status.import_error),
-        "name": ("print(undefined_variable)", Status.name_error),
-        "type": ("len(5)", Status.type_error),
-        "runtime": ("raise ValueError('bad')", Status.runtime_error),
-        "oom": ("blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))", Status.oom),
+    from tests.test_harness_sandbox import STATUS_SNIPPETS
+
+    snippets = [
+        {"id": name, "code": code, **({"timeout_s": 1} if expected is Status.timeout else {})}
+        for name, (code, expected) in STATUS_SNIPPETS.items()
+    ]
+    rows = batch(http, snippets)
+    assert {k: rows[k]["status"] for k in STATUS_SNIPPETS} == {
+        k: s.value for k, (_, s) in STATUS_SNIPPETS.items()
     }
-    rows = batch(http, [{"id": k, "code": code} for k, (code, _) in snippets.items()])
-    assert {k: rows[k]["status"] for k in snippets} == {k: s.value for k, (_, s) in snippets.items()}
-    assert rows["ok"]["stdout"] == "hi\n" and rows["runtime"]["error_message"] == "bad"
+    assert (
+        rows["ok"]["stdout"] == "hello from the sandbox\n" and rows["runtime"]["error_message"] == "bad value"
+    )
 
 
 def test_hostile_snippets_over_http_are_contained_and_the_server_keeps_serving(http):
