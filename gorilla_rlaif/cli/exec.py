@@ -55,7 +55,7 @@ def _modules(text: str) -> list[str]:
 def run(config: ExecConfig, args: argparse.Namespace) -> int:
     import logging
 
-    from gorilla_rlaif.harness import run_snippets, summarize
+    from gorilla_rlaif.harness import Snippet, run_snippets, summarize
     from gorilla_rlaif.io import read_jsonl, sha256_file
     from gorilla_rlaif.provenance import provenance
     from gorilla_rlaif.sidecar import write_sidecar
@@ -68,7 +68,9 @@ def run(config: ExecConfig, args: argparse.Namespace) -> int:
             raise DataError(
                 'expected {"id": ..., "code": "<python source>"}', path=config.snippets, line=line
             )
-        snippets.append({"id": str(row["id"]), "code": row["code"]})
+        # a row may also carry a snippet's input and tighter limits (stdin, files, fetch_files, ...)
+        extra = {k: row[k] for k in Snippet.model_fields if k in row and k not in ("id", "code")}
+        snippets.append({"id": str(row["id"]), "code": row["code"], **extra})
     sandbox = config.sandbox
     stats: dict = {}
     results = run_snippets(snippets, sandbox, output=config.output, progress=config.progress, stats=stats)
