@@ -217,3 +217,26 @@ def test_answers_run_against_the_torchhub_world(backend, world, tmp_path):
             by_id[name].error_type,
             by_id[name].error_message,
         )
+
+
+def test_world_prune_deletes_other_versions_builds_and_keeps_this_ones(tmp_path, monkeypatch, capsys):
+    """`gorilla-bench world prune`: builds keyed by other lock files / builders go, the ones this
+    version resolves to stay (an upgrade would otherwise leave GBs behind per version)."""
+    from gorilla_rlaif.cli import main
+    from gorilla_rlaif.harness.world import PARTS, part_dir, part_plan
+    from gorilla_rlaif.harness.world.env import env_dir
+
+    monkeypatch.setenv("GORILLA_RLAIF_CACHE", str(tmp_path))
+    current_env, current_part = env_dir(), part_dir(PARTS["torchhub"], part_plan(PARTS["torchhub"]))
+    stale_env = tmp_path / "apibench-env" / "0123456789ab"
+    stale_part = tmp_path / "apibench-world" / "torchhub-0123456789ab"
+    half_built = tmp_path / "apibench-world" / "torchhub-ba9876543210.tmp"
+    other_hub = tmp_path / "apibench-world" / "huggingface-0123456789ab"
+    for d in (current_env, current_part, stale_env, stale_part, half_built, other_hub):
+        d.mkdir(parents=True)
+        (d / "weights.bin").write_bytes(b"x" * 5000)
+    assert main("gorilla-bench", ["world", "prune", "--part", "torchhub"]) == 0
+    out = capsys.readouterr().out
+    assert "pruned 3 builds" in out and str(stale_part) in out
+    assert current_env.is_dir() and current_part.is_dir() and other_hub.is_dir()
+    assert not stale_env.exists() and not stale_part.exists() and not half_built.exists()

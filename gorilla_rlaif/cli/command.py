@@ -197,8 +197,8 @@ def add_command(parser: argparse.ArgumentParser, command: Command) -> None:
             kwargs.update(metavar=metavar, nargs=spec.nargs)
             if choices:
                 kwargs["choices"] = list(choices)
-            if spec.append:
-                kwargs.update(action="append")
+            if spec.append:  # argparse appends to a copy of the default: start from None, not _UNSET
+                kwargs.update(action="append", default=None)
         parser.add_argument(*spec.names, **kwargs)
     if command.extra is not None:
         command.extra(parser)
@@ -254,6 +254,8 @@ def build_config(command: Command, args: argparse.Namespace) -> BaseModel:
     given, overrides = split_positionals(command, getattr(args, "_positionals", []) or [])
     for spec in command.flags:
         value = given.get(spec.key, _UNSET) if spec.positional else getattr(args, "flag:" + spec.key, _UNSET)
+        if spec.append and value is None:
+            value = _UNSET
         if value is _UNSET:
             continue
         if spec.parse is not None:

@@ -11,6 +11,7 @@ Examples:
   gorilla-bench world build                        # environment + every hub's stand-ins
   gorilla-bench world build --part huggingface
   gorilla-bench world info                         # what is built, where, how big, what failed
+  gorilla-bench world prune                        # delete builds of other versions (GBs each)
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ Part = Literal["huggingface", "tfhub", "torchhub"]
 class WorldConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["build", "info"] = Field(description="build (idempotent) or show what is built")
+    action: Literal["build", "info", "prune"] = Field(
+        description="build (idempotent), show what is built (info), or delete what this version does not use (prune)"
+    )
     parts: list[Part] = Field(
         default_factory=lambda: ["huggingface", "tfhub", "torchhub"],
         description="the hubs whose stand-ins to build or show (default: all three)",
@@ -57,6 +60,14 @@ def run(config: WorldConfig, args: argparse.Namespace) -> int:
                 f"{name} stand-ins: {part['built']} of {part['items']} built "
                 f"({part['failed']} failed): {part['dir']}"
             )
+        return 0
+    if config.action == "prune":
+        from gorilla_rlaif.harness.world import prune
+
+        removed = prune(parts)
+        for path, size in removed:
+            print(f"removed {path} ({size / 1e9:.2f} GB)")
+        print(f"pruned {len(removed)} builds, {sum(s for _, s in removed) / 1e9:.2f} GB freed")
         return 0
     env = env_dir()
     report: dict = {

@@ -108,12 +108,10 @@ def part_plan(part: Part) -> list[dict]:
 
 
 def part_dir(part: Part, plan: list[dict]) -> Path:
-    module_file = HERE / f"{part.module}.py"
+    """Named by what determines the build: the environment, the builder and the plan (the planner
+    matters only through the plan it writes, so refactoring a planner rebuilds nothing)."""
     digest = _sha(
-        lock_hash().encode(),
-        (HERE / part.builder).read_bytes(),
-        module_file.read_bytes(),
-        json.dumps(plan, sort_keys=True).encode(),
+        lock_hash().encode(), (HERE / part.builder).read_bytes(), json.dumps(plan, sort_keys=True).encode()
     )
     return cache_root() / "apibench-world" / f"{part.name}-{digest[:12]}"
 
@@ -207,6 +205,31 @@ def _make_readable(root: Path) -> None:
 
 
 _WORLDS: dict[tuple[str, ...], World] = {}
+
+
+def prune(parts: tuple[str, ...] = tuple(PARTS)) -> list[tuple[Path, int]]:
+    """Delete the builds of the environment and of `parts` that this version does not use
+    (an upgrade changes the lock or a builder, and every build is 0.01-7 GB), and return them with
+    their sizes. Each is removed under its build lock, so a build in progress is waited for; a
+    checkout of another version that still uses one rebuilds it on its next run."""
+    from gorilla_rlaif.harness.world.env import env_dir
+
+    keep = {env_dir()}
+    keep |= {part_dir(PARTS[name], part_plan(PARTS[name])) for name in parts}
+    candidates = sorted((cache_root() / "apibench-env").glob("*"))
+    for name in parts:
+        candidates += sorted((cache_root() / "apibench-world").glob(f"{name}-*"))
+    removed = []
+    for path in candidates:
+        if not path.is_dir() or path in keep or path.suffix in (".lock", ".log"):
+            continue
+        base = path.with_suffix("") if path.suffix == ".tmp" else path
+        with file_lock(base.with_name(base.name + ".lock")):
+            size = du_bytes(path)
+            shutil.rmtree(path)
+        base.with_name(base.name + ".lock").unlink(missing_ok=True)
+        removed.append((path, size))
+    return removed
 
 
 def fingerprint() -> str:

@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from gorilla_rlaif.harness.world.literals import string_names
+
 log = logging.getLogger(__name__)
 
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -54,16 +56,7 @@ def usages_in_code(code: str) -> list[tuple[str, str, str]]:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
-    names: dict[str, str] = {}
-    for node in ast.walk(tree):  # names bound to string literals (model_id = 'org/name')
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    names[target.id] = node.value.value
+    names = string_names(tree)  # model_id = 'org/name'
     found: list[tuple[str, str, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gorilla_rlaif.harness.world.literals import string_names
+
 log = logging.getLogger(__name__)
 
 BUILDER = Path(__file__).resolve().parent / "standins_tfhub.py"
@@ -164,16 +166,7 @@ def usages_in_code(code: str) -> list[dict]:
             {"handle": h, "calls": [], "keras": {}, "signatures": [], "keys": []}
             for h in _QUOTED.findall(code)
         ]
-    names: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    names[target.id] = node.value.value
+    names = string_names(tree)  # model_id = 'org/name'
     found: dict[str, dict] = {}
 
     def record(handle: str) -> dict:

@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gorilla_rlaif.harness.world.literals import string_names
+
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
@@ -76,16 +78,7 @@ def hub_loads(code: str) -> list[dict[str, Any]]:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
-    names: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    names[target.id] = node.value.value
+    names = string_names(tree)  # model_id = 'org/name'
     bound: dict[int, list[str]] = {}  # id(call) -> names the result is bound to
     unpack: dict[int, int] = {}
     for node in ast.walk(tree):
