@@ -46,7 +46,15 @@ class LocalRayCluster:
     def _start_node(self, index: int) -> None:
         ip = f"127.0.0.{2 + index}"
         argv = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--node-ip-address", ip]
-        argv += ["--num-cpus", str(self.cpus), "--disable-usage-stats"]
+        # a small object store: snippets and rows are tiny, and the default (30% of RAM per node)
+        # is a lot to claim on a shared machine
+        argv += [
+            "--num-cpus",
+            str(self.cpus),
+            "--disable-usage-stats",
+            "--object-store-memory",
+            str(100 << 20),
+        ]
         if index == 0:
             argv += [
                 "--head",
