@@ -170,6 +170,13 @@ SNIPPETS = {
         "results.print()\n"
         "print(type(results).__name__, len(results.xyxy), results.xyxy[0].shape[1], list(results.pandas().xyxy[0].columns)[:4])"
     ),
+    # force_reload: torch.hub deletes its copy and downloads GitHub's archive, served by the offline
+    # web from the world (APIBench's silero-vad answers are written this way)
+    "force_reload": (
+        "import torch\n"
+        "model, utils = torch.hub.load(repo_or_dir='snakers4/silero-vad', model='silero_vad', force_reload=True)\n"
+        "print(len(utils), type(model).__name__)"
+    ),
     "made_up_entry": "import torch\nmodel = torch.hub.load('pytorch/vision', 'resnet50_made_up', pretrained=True)",
     "made_up_repo": "import torch\nmodel = torch.hub.load('made-up-owner/made-up-repo', 'resnet50', pretrained=True)",
     "made_up_ref_entry": "import torch\nutils = torch.hub.load('NVIDIA/DeepLearningExamples:torchhub', 'nvidia_made_up_utils')",
@@ -189,7 +196,7 @@ def test_answers_run_against_the_torchhub_world(backend, world, tmp_path):
         [{"id": k, "code": v} for k, v in SNIPPETS.items()], config, output=tmp_path / "r.jsonl"
     )
     by_id = {r.id: r for r in results}
-    for name in ("torchvision", "silero", "nvidia_ssd", "yolov5"):
+    for name in ("torchvision", "silero", "nvidia_ssd", "yolov5", "force_reload"):
         assert by_id[name].status is Status.ok, (
             name,
             by_id[name].error_type,
@@ -211,6 +218,7 @@ def test_answers_run_against_the_torchhub_world(backend, world, tmp_path):
     ]
     assert by_id["nvidia_ssd"].stdout.split()[-1] == "80"
     assert "Detections 1 6 ['xmin', 'ymin', 'xmax', 'ymax']" in by_id["yolov5"].stdout
+    assert by_id["force_reload"].stdout.split()[0] == "5"  # (get_speech_timestamps, ..., collect_chunks)
     for name in ("made_up_entry", "made_up_repo", "made_up_ref_entry"):
         assert by_id[name].status is Status.hub_error, (
             name,

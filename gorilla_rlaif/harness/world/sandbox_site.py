@@ -134,6 +134,9 @@ def _hub_repo_dir(owner: str, repo: str, ref: str | None) -> str | None:
 def _zip_repo(directory: str, top: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
+        # The top directory's own entry first, as GitHub's archives have it: torch.hub takes the
+        # first entry's name as the unpacked repository.
+        archive.writestr(top + "/", b"")
         for root, _, files in os.walk(directory):
             for name in files:
                 full = os.path.join(root, name)
@@ -258,12 +261,17 @@ def link_torch_home(torch_home: str, standins: str) -> None:
     if not os.path.isdir(standins):
         return
     for name in os.listdir(standins):
-        target = os.path.join(hub, name)
-        if not os.path.lexists(target):
-            if name == "trusted_list":  # torch.hub appends to it: a copy, not a link
-                shutil.copyfile(os.path.join(standins, name), target)
-            else:
-                os.symlink(os.path.join(standins, name), target)
+        source, target = os.path.join(standins, name), os.path.join(hub, name)
+        if os.path.lexists(target):
+            continue
+        if not os.path.isdir(source):  # trusted_list: torch.hub appends to it, so a copy
+            shutil.copyfile(source, target)
+            continue
+        # A real directory of links, not a link: force_reload `rmtree`s the repository (which
+        # refuses a symlink) and unpacks the copy the offline web serves in its place.
+        os.mkdir(target)
+        for entry in os.listdir(source):
+            os.symlink(os.path.join(source, entry), os.path.join(target, entry))
 
 
 def prepare(request: dict) -> None:
