@@ -44,6 +44,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "leaderboard": "gorilla_rlaif.cli.leaderboard",
     "card": "gorilla_rlaif.cli.card",
     "world": "gorilla_rlaif.cli.world",
+    "serve": "gorilla_rlaif.cli.serve",
 }
 
 PROGRAMS = {
