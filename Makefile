@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first: the CPU wheel (a plain `torch` requirement would pull the multi-GB CUDA build)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	# the ray extra too: its tests run in CI (a real two-node Ray cluster on loopback)
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,ray]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -39,6 +39,30 @@ def test_resume_reruns_only_snippets_without_a_result(tmp_path):
     assert sorted(row["id"] for row in rows) == ["a", "b", "c", "d"]
 
 
+@pytest.mark.parametrize("preload", [True, False], ids=["preloaded", "one-shot"])
+def test_a_snippets_stdin_files_and_tighter_limits_reach_the_sandbox_and_key_its_row(tmp_path, preload):
+    """What a code-execution service passes per request (SandboxFusion's stdin, files,
+    fetch_files, run_timeout) works on both worker kinds, and a changed input runs again."""
+    import base64
+
+    out = tmp_path / "results.jsonl"
+    config = SandboxConfig(
+        backend="local", timeout_s=10, workers=1, preload_modules=["json"], preload=preload
+    )
+    code = "import time\nname = input()\nopen('out/hi.txt', 'w').write(open('in/x.txt').read() + name)\ntime.sleep(float(name))"
+    snippet = {
+        "id": "s", "code": code, "stdin": "0\n", "files": {"in/x.txt": base64.b64encode(b"hello ").decode()},
+        "fetch_files": ["out/hi.txt", "nope.txt"],
+    }  # fmt: skip
+    (first,) = run_snippets([snippet], config, output=out, progress=False)
+    assert first.status is Status.ok and first.files == {"out/hi.txt": base64.b64encode(b"hello 0").decode()}
+    (slow,) = run_snippets([{**snippet, "stdin": "5\n", "timeout_s": 1}], config, output=out, progress=False)
+    assert slow.status is Status.timeout and slow.duration_s < 4  # ran again, under its own 1 s limit
+    assert len(out.read_text().splitlines()) == 1  # one row per id, the newest
+    with pytest.raises(DataError, match="not a relative path"):
+        run_snippets([{**snippet, "fetch_files": ["../../etc/passwd"]}], config, progress=False)
+
+
 def test_bad_input_is_named():
     config = SandboxConfig(backend="local")
     with pytest.raises(DataError, match="duplicate id 'x'"):

@@ -170,6 +170,7 @@ CONFIG_PATHS: dict[tuple[str, ...], tuple[dict[str, Any], str, dict[str, Any]]] 
     ("compare",): ({"runs": ["a", "b"]}, "hub=torch", {"runs": ["a", "b"], "hub": "torchhub"}),
     ("card",): ({"model": "org/name", "results": ["r.json"]}, "model_name=x", {"results": ["r.json"], "model_name": "x"}),
     ("world",): ({"action": "info", "parts": ["torchhub"]}, "env_only=true", {"parts": ["torchhub"], "env_only": True}),
+    ("serve",): ({"port": 9000, "sandbox": {"backend": "local", "workers": 3}}, "max_pending=5", {"port": 9000, "sandbox.workers": 3, "max_pending": 5}),
 }  # fmt: skip
 
 

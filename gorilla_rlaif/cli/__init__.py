@@ -46,6 +46,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "compare": "gorilla_rlaif.cli.compare",
     "card": "gorilla_rlaif.cli.card",
     "world": "gorilla_rlaif.cli.world",
+    "serve": "gorilla_rlaif.cli.serve",
 }
 
 PROGRAMS = {

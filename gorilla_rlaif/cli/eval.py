@@ -6,6 +6,7 @@ gorilla-bench eval gpt-3.5-turbo --backend openai --hub torchhub --num-runs 3 --
 gorilla-bench eval my-model --backend openai --base-url http://localhost:8000/v1 --hub torchhub   # vLLM/Ollama server
 gorilla-bench eval runs/sft --hub torchhub --limit 20 --sandbox local --max-new-tokens 128        # quick check
 gorilla-bench eval apibench-reference --backend reference --hub torchhub   # the ceiling: APIBench's own answers
+gorilla-bench eval runs/sft --hub torchhub --sandbox remote --sandbox-url http://sandbox:8080   # gorilla-bench serve
 
 Writes OUTPUT_PATH/MODEL/RUN/results.json (per hub: n, AST accuracy, hallucination, wrong-API rate,
 strict AST accuracy, ROUGE-L, CodeBLEU, executability, each with a 95% interval; execution status
@@ -13,7 +14,8 @@ counts; config, versions and data hashes) and samples.jsonl (prompt, response, p
 verdicts and execution status per sample). RUN defaults to SPLIT-<hash of the settings>, so the
 same command resumes an interrupted eval and a different one never mixes into it.
 Generated code only ever runs in the sandbox: 'docker' (isolated, no network) or 'local'
-(subprocess with limits, for machines without Docker); '--sandbox none' skips executability.
+(subprocess with limits, for machines without Docker), 'remote' (a `gorilla-bench serve` elsewhere)
+or 'ray' (a sandbox pool on every node of a Ray cluster); '--sandbox none' skips executability.
 """
 
 from __future__ import annotations
@@ -83,7 +85,10 @@ COMMAND = Command(
         flag("llm.concurrency", "--concurrency"),
         flag("llm.max_retries", "--max-retries"),
         flag("cache"),
-        flag("sandbox.backend", "--sandbox", choices=("docker", "local", "none")),
+        flag("sandbox.backend", "--sandbox", choices=("docker", "local", "remote", "ray", "none")),
+        flag("sandbox.url", "--sandbox-url", help="--sandbox remote: a gorilla-bench serve URL"),
+        flag("sandbox.token_file", "--sandbox-token-file", help="--sandbox remote: its bearer token file"),
+        flag("sandbox.ray_address", "--ray-address", help="--sandbox ray: the Ray cluster's address"),
         flag("sandbox.timeout_s", "--exec-timeout", help="seconds per snippet"),
         flag("sandbox.memory_mb", "--exec-memory-mb", help="memory per snippet, MB"),
         flag("sandbox.workers", "--exec-workers", help="snippets at once"),

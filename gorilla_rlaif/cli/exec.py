@@ -19,6 +19,8 @@ Examples:
   gorilla-bench exec snippets.jsonl --backend local --timeout 10 --memory-mb 1024 -o results.jsonl
   gorilla-bench exec snippets.jsonl -o results.jsonl --network --model-cache runs/downloads   # real hubs
   gorilla-bench exec snippets.jsonl -o results.jsonl --no-preload
+  gorilla-bench exec snippets.jsonl -o results.jsonl --backend remote --url http://sandbox:8080 --token-file T
+  gorilla-bench exec snippets.jsonl -o results.jsonl --backend ray --ray-address HEAD:6379   # every node
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _modules(text: str) -> list[str]:
 def run(config: ExecConfig, args: argparse.Namespace) -> int:
     import logging
 
-    from gorilla_rlaif.harness import run_snippets, summarize
+    from gorilla_rlaif.harness import Snippet, run_snippets, summarize
     from gorilla_rlaif.io import read_jsonl, sha256_file
     from gorilla_rlaif.provenance import provenance
     from gorilla_rlaif.sidecar import write_sidecar
@@ -66,14 +68,18 @@ def run(config: ExecConfig, args: argparse.Namespace) -> int:
             raise DataError(
                 'expected {"id": ..., "code": "<python source>"}', path=config.snippets, line=line
             )
-        snippets.append({"id": str(row["id"]), "code": row["code"]})
+        # a row may also carry a snippet's input and tighter limits (stdin, files, fetch_files, ...)
+        extra = {k: row[k] for k in Snippet.model_fields if k in row and k not in ("id", "code")}
+        snippets.append({"id": str(row["id"]), "code": row["code"], **extra})
     sandbox = config.sandbox
-    results = run_snippets(snippets, sandbox, output=config.output, progress=config.progress)
+    stats: dict = {}
+    results = run_snippets(snippets, sandbox, output=config.output, progress=config.progress, stats=stats)
     summary = summarize(results)
     summary_path = write_sidecar(
         config.output,
         {
             **summary,
+            **({"run": stats} if stats else {}),
             "provenance": provenance(sandbox, inputs={str(config.snippets): sha256_file(config.snippets)}),
         },
     )
@@ -86,6 +92,10 @@ def run(config: ExecConfig, args: argparse.Namespace) -> int:
     for status, count in summary["counts"].items():
         if count:
             print(f"  {status:16s} {count}")
+    for node, count in sorted(stats.get("nodes", {}).items()):
+        print(f"  ran on {node}: {count}")
+    for node in stats.get("lost_nodes", []):
+        print(f"  LOST node {node}: its {stats.get('requeued', 0)} in-flight snippets re-ran elsewhere")
     return 0
 
 
@@ -97,6 +107,11 @@ COMMAND = Command(
         positional("snippets", "SNIPPETS"),
         flag("output", "--output", "-o"),
         flag("sandbox.backend", "--backend"),
+        flag("sandbox.url", "--url"),
+        flag("sandbox.token_file", "--token-file"),
+        flag("sandbox.ray_address", "--ray-address"),
+        flag("sandbox.node_backend", "--node-backend"),
+        flag("sandbox.workers_per_node", "--workers-per-node"),
         flag("sandbox.workers", "--workers", help="parallel sandboxes (default: number of cores)"),
         flag("sandbox.timeout_s", "--timeout"),
         flag("sandbox.memory_mb", "--memory-mb"),

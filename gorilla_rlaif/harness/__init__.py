@@ -2,7 +2,9 @@
 
 One public call, `run_snippets(snippets, SandboxConfig(...), output=...)`, returns one
 `ExecResult` per snippet with a `Status` from a closed set; `summarize` turns results into the
-executability rate. Backends: "docker" (containers) and "local" (bubblewrap, else a bare process).
+executability rate. Backends: "docker" (containers) and "local" (bubblewrap, else a bare process)
+on this machine; "remote" (a `gorilla-bench serve` elsewhere: `server.py`) and "ray" (a sandbox
+pool on every node of a Ray cluster).
 """
 
 from gorilla_rlaif.harness.config import SandboxConfig

@@ -41,7 +41,11 @@ class SandboxConfig(BaseModel):
     change how fast or where snippets run, not their results; the others key stored results."""
 
     # Parameters that choose the sandbox
-    backend: Literal["local", "docker"] = "docker"
+    backend: Literal["local", "docker", "remote", "ray"] = Field(
+        "docker",
+        description="docker or local (a sandbox on this machine), remote (a `gorilla-bench serve` at `url`) "
+        "or ray (a sandbox pool on every node of a Ray cluster)",
+    )
     local_isolation: Literal["auto", "bwrap", "process"] = Field(
         "auto", description="local backend: bubblewrap if installed (auto), or a bare process (no isolation)"
     )
@@ -51,6 +55,25 @@ class SandboxConfig(BaseModel):
     image: str = Field(default_factory=default_image)
     docker_host: str | None = operational(
         None, description="Docker/Podman socket; default: DOCKER_HOST or the default socket"
+    )
+
+    # Parameters of the remote and ray backends (where snippets run, not how)
+    url: str | None = operational(None, description="remote: the sandbox server's URL (gorilla-bench serve)")
+    token_file: Path | None = operational(
+        None, description="remote: file holding the server's bearer token (default: GORILLA_SANDBOX_TOKEN)"
+    )
+    remote_batch: int = operational(16, ge=1, le=4096, description="remote: snippets per request")
+    retries: int = operational(
+        6, ge=0, le=100, description="remote: tries again this often on a lost connection, 429 or 5xx"
+    )
+    ray_address: str | None = operational(
+        None, description="ray: the cluster's address (host:port or 'auto'; default: a local Ray)"
+    )
+    node_backend: Literal["local", "docker"] = Field(
+        "local", description="ray: the sandbox each node's actor runs snippets in"
+    )
+    workers_per_node: int | None = operational(
+        None, ge=1, le=1024, description="ray: sandbox workers per node (default: the node's CPUs)"
     )
 
     # Parameters that control the limits of one snippet
@@ -106,6 +129,15 @@ class SandboxConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SandboxConfig:
+        if self.backend == "ray":
+            return self  # each node's actor checks its own sandbox (SandboxNode) against its machine
+        if self.backend == "remote":
+            # the server's sandbox is the server's business: nothing of this machine is checked
+            if not self.url:
+                raise ConfigError("backend 'remote' needs url=http://HOST:PORT (a gorilla-bench serve)")
+            if not self.url.startswith(("http://", "https://")):
+                raise ConfigError(f"url {self.url!r}: expected http://HOST:PORT or https://...")
+            return self
         # With the network on, the cache is a download cache: created on first use.
         if self.model_cache is not None and not self.network and not Path(self.model_cache).is_dir():
             raise ConfigError(

@@ -162,14 +162,15 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
         # it in the same cgroup: raising one's own score needs no privilege.
         with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
+        stdin = _stdin_fd(req.get("stdin") or "")
+        os.dup2(stdin, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        for fd in (devnull, out_w, err_w):
+        for fd in (stdin, out_w, err_w):
             os.close(fd)
         os.chdir(req["workdir"])
         os.umask(req.get("umask", 0o022))
+        _put_files(req.get("files") or {})
         os.environ.clear()
         os.environ.update(req["env"])
         _add_site_dirs(req.get("site_dirs", []))
@@ -214,6 +215,58 @@ def _child(req: dict, out_w: int, err_w: int, rep_w: int) -> None:
                 os.write(rep_w, json.dumps({"phase": "setup", "setup_error": repr(exc)}).encode())
     finally:
         os._exit(code if 0 <= code < 256 else 1)
+
+
+def _stdin_fd(text: str) -> int:
+    """The snippet's standard input: /dev/null, or an in-memory file holding `text` (a pipe would
+    block the writer once the text outgrows the pipe's buffer)."""
+    if not text:
+        return os.open(os.devnull, os.O_RDONLY)
+    fd = os.memfd_create("stdin")
+    data = text.encode("utf-8")
+    while data:
+        data = data[os.write(fd, data) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _inside(workdir: str, path: str) -> str:
+    """`path` under `workdir`, refusing anything that leaves it (the host checks this too)."""
+    full = os.path.normpath(os.path.join(workdir, path))
+    if os.path.isabs(path) or not full.startswith(os.path.normpath(workdir) + os.sep):
+        raise ValueError(f"{path!r} is outside the working directory")
+    return full
+
+
+def _put_files(files: dict) -> None:
+    """The request's input files, written into the working directory before the snippet runs."""
+    for path, data in files.items():
+        full = _inside(os.getcwd(), path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(base64.b64decode(data))
+
+
+def _fetch_files(workdir: str, paths: list, limit: int) -> dict:
+    """The files the request asked back (base64), read before the scratch dirs are wiped; a file
+    that is missing, a link, not a regular file or larger than `limit` bytes is left out."""
+    import stat
+
+    found = {}
+    for path in paths:
+        try:
+            full = _inside(workdir, path)
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except (OSError, ValueError):
+            continue
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_size <= limit:
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    found[path] = base64.b64encode(f.read(limit + 1)[:limit]).decode()
+        finally:
+            os.close(fd)
+    return found
 
 
 def _world_module(req: dict):
@@ -434,6 +487,8 @@ def run_request(req: dict, *, kill_all: bool = False) -> dict:
         "stderr": captures[err_r].text(),
         "oom_killed": bool(oom_before is not None and oom_after is not None and oom_after > oom_before),
     }
+    if req.get("fetch_files"):
+        raw["files"] = _fetch_files(req["workdir"], req["fetch_files"], req["max_file_mb"] << 20)
     _wipe(req.get("clean_dirs", []))
     return raw
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future
 from pathlib import Path
 
 from gorilla_rlaif.config import identity
 from gorilla_rlaif.errors import DataError
-from gorilla_rlaif.harness.backends import Backend, Worker, WorkerBroken, load_backend
-from gorilla_rlaif.harness.classify import classify
+from gorilla_rlaif.harness.backends import load_backend
+from gorilla_rlaif.harness.backends.base import WorkerPool, to_result
 from gorilla_rlaif.harness.config import SandboxConfig
 from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status, code_sha256
 from gorilla_rlaif.io import JsonlAppender
@@ -36,80 +35,56 @@ def _coerce(snippets: Iterable[Snippet | dict]) -> list[Snippet]:
     return items
 
 
-def to_result(snippet_id: str, raw: dict) -> ExecResult:
-    fields = classify(raw)
-    return ExecResult(
-        id=snippet_id,
-        status=Status(fields["status"]),
-        exit_code=fields["exit_code"],
-        duration_s=raw.get("duration_s", 0.0),
-        error_type=fields["error_type"],
-        error_message=fields["error_message"],
-        traceback=((raw.get("child") or {}).get("exception") or {}).get("traceback"),
-        stdout=raw.get("stdout", ""),
-        stderr=raw.get("stderr", ""),
-    )
+class SandboxPool:
+    """A long-lived pool for a server or a Ray actor: one `WorkerPool` per preload profile
+    (opened on first use, then kept warm), snippets submitted one by one from any thread."""
 
-
-class _WorkerPool:
-    """One worker per thread, opened lazily, replaced when broken, all closed at the end."""
-
-    def __init__(self, backend: Backend):
-        self.backend = backend
-        self.local = threading.local()
-        self.opened: list[Worker] = []
+    def __init__(self, config: SandboxConfig):
+        if config.backend not in ("local", "docker"):
+            raise ValueError(
+                f"a sandbox pool runs on this machine: backend local or docker, not {config.backend}"
+            )
+        self.config = config
+        self.pools: dict[str, WorkerPool] = {}
         self.lock = threading.Lock()
-        self.counter = 0
+        self.pending = 0
 
-    def get(self) -> Worker:
-        worker = getattr(self.local, "worker", None)
-        if worker is None:
-            with self.lock:
-                index = self.counter
-                self.counter += 1
-            worker = self.backend.open_worker(index)
-            with self.lock:
-                self.opened.append(worker)
-            self.local.worker = worker
-        return worker
+    def _pool(self, snippet: Snippet) -> WorkerPool:
+        config = self.config
+        if config.preload and config.preload_modules is None:
+            from gorilla_rlaif.harness.world import PRELOAD_PROFILES, preload_profile
 
-    def discard(self) -> None:
-        worker = getattr(self.local, "worker", None)
-        self.local.worker = None
-        if worker is not None:
-            worker.close()
+            profile = preload_profile(snippet.code)
+            config = config.model_copy(update={"preload_modules": list(PRELOAD_PROFILES[profile])})
+        else:
+            profile = "all"
+        with self.lock:
+            pool = self.pools.get(profile)
+            if pool is None:
+                backend = load_backend(config)
+                backend.check()
+                pool = self.pools[profile] = WorkerPool(backend)
+        return pool
+
+    def submit(self, snippet: Snippet) -> Future[ExecResult]:
+        future = self._pool(snippet).submit(snippet)
+        with self.lock:
+            self.pending += 1
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future) -> None:
+        with self.lock:
+            self.pending -= 1
+
+    @property
+    def restarts(self) -> int:
+        return sum(pool.restarts for pool in self.pools.values())
 
     def close(self) -> None:
-        for worker in self.opened:
-            try:
-                worker.close()
-            except Exception as exc:
-                log.warning("closing a sandbox worker failed: %s", exc)
-
-
-def _run_one(pool: _WorkerPool, snippet: Snippet) -> ExecResult:
-    start = time.monotonic()
-    for attempt in (1, 2):
-        try:
-            raw = pool.get().execute(pool.backend.make_request(snippet.code))
-            return to_result(snippet.id, raw)
-        except WorkerBroken as exc:
-            pool.discard()
-            if len(exc.args) > 1 and isinstance(exc.args[1], dict):  # the worker knows the outcome
-                return to_result(snippet.id, {**exc.args[1], "duration_s": time.monotonic() - start})
-            log.warning("sandbox worker broke on %s (attempt %d): %s", snippet.id, attempt, exc.args[0])
-            error = exc
-        except Exception as exc:  # the harness failed, not the snippet
-            log.exception("sandbox error on %s", snippet.id)
-            pool.discard()
-            error = exc
-    return ExecResult(
-        id=snippet.id,
-        status=Status.sandbox_error,
-        duration_s=time.monotonic() - start,
-        error_type=type(error).__name__,
-        error_message=str(error)[:2000],
-    )
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
 
 
 def run_snippets(
@@ -118,19 +93,22 @@ def run_snippets(
     *,
     output: Path | str | None = None,
     progress: bool = True,
+    stats: dict | None = None,
 ) -> list[ExecResult]:
     """Run every snippet in the sandbox `config` describes; return one result per snippet, in order.
 
     With `output`, each result is appended to that JSONL file as it finishes; a row already in the
     file is reused when it is of the same id, the same code and the same limits (an interrupted run
     re-runs only the snippets without such a row; a changed snippet or limit runs again, and the
-    file keeps one row per id, the newest).
+    file keeps one row per id, the newest). `stats`, if given, receives what the backend noticed
+    about the run itself (a Ray run: snippets per node, the nodes lost and the snippets re-queued).
     """
     from tqdm.auto import tqdm
 
     items = _coerce(snippets)
     results: dict[str, ExecResult] = {}
-    keys = {s.id: (code_sha256(s.code), sandbox_hash(config)) for s in items}
+    base = sandbox_hash(config)
+    keys = {s.id: (code_sha256(s.code), snippet_hash(base, s)) for s in items}
     appender = JsonlAppender(output) if output is not None else None
     stale = 0
     try:
@@ -150,14 +128,21 @@ def run_snippets(
             bar = tqdm(total=len(todo), desc=f"exec ({config.backend})", unit="snippet", disable=not progress)
             try:
                 for group_config, group in _worker_groups(config, todo):
-                    for done in _run_group(group_config, group):
-                        sha, limits = keys[done.id]
-                        result = done.model_copy(update={"code_sha256": sha, "sandbox_hash": limits})
-                        results[result.id] = result
-                        if appender is not None:
-                            appender.append(result.model_dump(mode="json"))
-                        bar.update()
-                        bar.set_postfix(ok=sum(r.status is Status.ok for r in results.values()))
+                    backend = load_backend(group_config)
+                    try:
+                        backend.check()
+                        for done in backend.run(group):
+                            sha, limits = keys[done.id]
+                            result = done.model_copy(update={"code_sha256": sha, "sandbox_hash": limits})
+                            results[result.id] = result
+                            if appender is not None:
+                                appender.append(result.model_dump(mode="json"))
+                            bar.update()
+                            bar.set_postfix(ok=sum(r.status is Status.ok for r in results.values()))
+                    finally:
+                        backend.close()
+                        if stats is not None:
+                            _merge_stats(stats, backend.stats)
             finally:
                 bar.close()
     finally:
@@ -168,14 +153,29 @@ def run_snippets(
     return [results[s.id] for s in items]
 
 
+def _merge_stats(into: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict):
+            merged = into.setdefault(key, {})
+            for k, v in value.items():
+                merged[k] = merged.get(k, 0) + v if isinstance(v, (int, float)) else v
+        elif isinstance(value, list):
+            into.setdefault(key, []).extend(v for v in value if v not in into[key])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = value
+
+
 def _worker_groups(
     config: SandboxConfig, snippets: list[Snippet]
 ) -> list[tuple[SandboxConfig, list[Snippet]]]:
     """Preloaded workers import what their snippets need: without an explicit `preload_modules`,
     snippets are grouped by framework (`world.preload_profile`) and each group runs on workers
     preloaded with that profile, one group after the other (only one kind of worker is alive at
-    a time, so memory stays that of one profile)."""
-    if not config.preload or config.preload_modules is not None:
+    a time, so memory stays that of one profile). A remote server and Ray nodes group on their
+    side (their pools keep one kind of worker per profile)."""
+    if not config.preload or config.preload_modules is not None or config.backend in ("remote", "ray"):
         return [(config, snippets)]
     from gorilla_rlaif.harness.world import PRELOAD_PROFILES, preload_profile
 
@@ -188,28 +188,29 @@ def _worker_groups(
     ]
 
 
-def _run_group(config: SandboxConfig, snippets: list[Snippet]):
-    """Yield one result per snippet as they finish, on `config.workers` workers of one kind."""
-    backend = load_backend(config)
-    backend.check()
-    pool = _WorkerPool(backend)
-    try:
-        with ThreadPoolExecutor(max_workers=min(config.workers, len(snippets))) as executor:
-            futures = [executor.submit(_run_one, pool, s) for s in snippets]
-            for future in as_completed(futures):
-                yield future.result()
-    finally:
-        pool.close()
-        backend.close()
-
-
 def sandbox_hash(config: SandboxConfig) -> str:
     """What decides a result (limits, isolation, image, the libraries and world snippets run
-    against), not how fast it runs: rows of another execution environment are never reused."""
+    against), not how fast it runs: rows of another execution environment are never reused.
+    A remote sandbox is identified by what its server reports (`GET /health`) plus the limits
+    this client asks for."""
+    if config.backend == "remote":
+        from gorilla_rlaif.harness.backends.remote import server_identity
+
+        return stable_hash(
+            {"server": server_identity(config), "timeout_s": config.timeout_s, "memory_mb": config.memory_mb},
+            length=16,
+        )
     from gorilla_rlaif.harness.world import fingerprint
 
     uses_world = config.world != "none" or (config.libraries == "apibench" and config.site_packages is None)
     return stable_hash({**identity(config), "world": fingerprint() if uses_world else None}, length=16)
+
+
+def snippet_hash(base: str, snippet: Snippet) -> str:
+    """The sandbox hash of one snippet: the config's, plus its own input and limits if it has any
+    (stdin, files, a tighter timeout), so a changed input re-runs on resume."""
+    extras = snippet.extras()
+    return stable_hash({"sandbox": base, **extras}, length=16) if extras else base
 
 
 def _compact(output: Path, current: list[ExecResult]) -> None:
@@ -220,4 +221,4 @@ def _compact(output: Path, current: list[ExecResult]) -> None:
     write_jsonl(output, [*keep.values(), *others])
 
 
-__all__ = ["run_snippets", "to_result"]
+__all__ = ["SandboxPool", "WorkerPool", "run_snippets", "to_result"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections import Counter
 from collections.abc import Iterable
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class Status(str, Enum):
@@ -29,10 +30,36 @@ class Status(str, Enum):
 
 
 class Snippet(BaseModel):
-    """One piece of code to run: an id unique within a run, and the Python source."""
+    """One piece of code to run: an id unique within a run, and the Python source.
+
+    The other fields are what a code-execution service passes per request (SandboxFusion's
+    `stdin`, `files`, `fetch_files`, `run_timeout`, `memory_limit_MB`); a limit given here can only
+    tighten the sandbox's own (`SandboxConfig`), never loosen it."""
 
     id: str = Field(min_length=1)
     code: str
+    stdin: str = Field("", description="text the snippet reads on standard input")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="files put in the working directory first: {relative path: base64}"
+    )
+    fetch_files: list[str] = Field(
+        default_factory=list, description="files (relative paths) sent back with the result, base64"
+    )
+    timeout_s: float | None = Field(None, gt=0, description="a tighter wall-time limit for this snippet")
+    memory_mb: int | None = Field(None, ge=16, description="a tighter memory limit for this snippet")
+
+    @field_validator("files", "fetch_files")
+    @classmethod
+    def _relative_paths(cls, value):
+        for path in value:
+            norm = posixpath.normpath(path)
+            if not path or path.startswith("/") or norm == ".." or norm.startswith("../") or "\0" in path:
+                raise ValueError(f"{path!r} is not a relative path inside the working directory")
+        return value
+
+    def extras(self) -> dict:
+        """What besides the code decides this snippet's result (empty for code alone)."""
+        return self.model_dump(exclude={"id", "code"}, exclude_defaults=True)
 
 
 class ExecResult(BaseModel):
@@ -47,6 +74,7 @@ class ExecResult(BaseModel):
     traceback: str | None = Field(None, description="the snippet's own traceback (last frames)")
     stdout: str = ""
     stderr: str = ""
+    files: dict[str, str] | None = Field(None, description="the snippet's `fetch_files`, base64 (found ones)")
     # What determined the row: a results file is resumed only for the same code under the same
     # limits (`SandboxConfig`'s non-operational fields), never for an id alone.
     code_sha256: str | None = None

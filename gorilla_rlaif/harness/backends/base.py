@@ -1,9 +1,13 @@
-"""The backend interface: a backend checks it can run, then opens workers; a worker executes one
-request at a time and returns the runner's raw report.
+"""The backend interface, batch-first: a backend checks it can run, then runs a batch of snippets
+and yields one result per snippet as they finish (`BatchBackend`). That is all `run_snippets`
+asks of a backend, so a remote service (`remote.py`) or a Ray cluster (`raycluster.py`) is one
+more entry in the table.
 
-A worker is the unit that can be long-lived (a warm container today; a process that keeps
-torch/transformers imported and forks per snippet later), so the scheduler in `run.py` keeps one
-per thread and replaces it when it raises `WorkerBroken`.
+The sandboxes of this machine (`Backend`: local, docker) run a batch on workers: a backend opens
+workers; a worker executes one request at a time and returns the runner's raw report. A worker
+is the unit that can be long-lived (a warm container, a fork server that keeps torch/transformers
+imported), so the scheduler in `run.py` (`WorkerPool`) keeps one per thread and replaces it when
+it raises `WorkerBroken`.
 """
 
 from __future__ import annotations
@@ -11,13 +15,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from gorilla_rlaif.errors import GorillaRlaifError
+from gorilla_rlaif.harness.classify import classify
 from gorilla_rlaif.harness.config import DEFAULT_PRELOAD, RUNNER, SandboxConfig, sandbox_env
+from gorilla_rlaif.harness.schema import ExecResult, Snippet, Status
 from gorilla_rlaif.harness.world import WORLD_HOST_DIR, resolve_world
 
 log = logging.getLogger(__name__)
@@ -89,13 +99,37 @@ class Mount:
     writable: bool = False
 
 
-class Backend(ABC):
+class BatchBackend(ABC):
+    """What every backend is: `check` (raise `SandboxUnavailable` with a fix), then `run` a batch,
+    yielding one `ExecResult` per snippet as they finish, in any order. `stats` holds what the
+    backend noticed about the run (nodes used and lost, ...) for the run's summary."""
+
     name: str = ""
+
+    def __init__(self, config: SandboxConfig):
+        self.config = config
+        self.stats: dict = {}
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise `SandboxUnavailable` with a fix if this backend cannot run."""
+
+    @abstractmethod
+    def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
+        """One result per snippet (no loss, no duplicate), as they finish."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class Backend(BatchBackend):
+    """A sandbox on this machine: workers (see the module docstring) on a `WorkerPool`."""
+
     # Whether the sandbox has a root file system of its own (so /path can be a scratch dir).
     own_root: bool = True
 
     def __init__(self, config: SandboxConfig):
-        self.config = config
+        super().__init__(config)
         self.libraries = config.library_dirs()
         self.world = resolve_world(config)
         self.cache = self.world.cache if self.world is not None else config.model_cache
@@ -141,24 +175,37 @@ class Backend(ABC):
         return env
 
     @abstractmethod
-    def check(self) -> None:
-        """Raise `SandboxUnavailable` with a fix if this backend cannot run."""
-
-    @abstractmethod
     def open_worker(self, index: int) -> Worker:
         """A worker for one thread of the scheduler."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        pass
+    def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
+        """The batch on `config.workers` workers of this backend (closed when the batch ends)."""
+        pool = WorkerPool(self, own_backend=False)
+        try:
+            yield from pool.run(snippets)
+        finally:
+            pool.close()
+            self.stats["worker_restarts"] = self.stats.get("worker_restarts", 0) + pool.restarts
 
-    def make_request(self, code: str, *, clean_dirs: list[str] | None = None) -> dict:
-        """The runner's request for one snippet (limits, environment, paths)."""
+    def make_request(
+        self, code: str, *, clean_dirs: list[str] | None = None, snippet: Snippet | None = None
+    ) -> dict:
+        """The runner's request for one snippet (limits, environment, paths); `snippet` adds its
+        input (stdin, files), the files to send back and limits tighter than the config's."""
         config = self.config
+        extras = {}
+        if snippet is not None:
+            extras = {"stdin": snippet.stdin, "files": snippet.files, "fetch_files": snippet.fetch_files}
         return {
             "code": code,
+            **{k: v for k, v in extras.items() if v},
             "workdir": WORKDIR,
-            "timeout_s": config.timeout_s,
-            "memory_mb": config.memory_mb,
+            "timeout_s": min(config.timeout_s, snippet.timeout_s or config.timeout_s)
+            if snippet
+            else config.timeout_s,
+            "memory_mb": min(config.memory_mb, snippet.memory_mb or config.memory_mb)
+            if snippet
+            else config.memory_mb,
             "reserve_mb": ADDRESS_SPACE_RESERVE_MB,
             "max_procs": config.max_procs,
             "max_file_mb": config.max_file_mb,
@@ -300,3 +347,103 @@ def harness_timeout(config: SandboxConfig) -> dict:
         "timed_out": True,
         "timeout_message": f"no answer from the sandbox within {config.timeout_s + GRACE_S:.0f} s; killed",
     }
+
+
+# ---- the scheduler every local and docker batch goes through -----------------------------------------
+def to_result(snippet_id: str, raw: dict) -> ExecResult:
+    fields = classify(raw)
+    return ExecResult(
+        id=snippet_id,
+        status=Status(fields["status"]),
+        exit_code=fields["exit_code"],
+        duration_s=raw.get("duration_s", 0.0),
+        error_type=fields["error_type"],
+        error_message=fields["error_message"],
+        traceback=((raw.get("child") or {}).get("exception") or {}).get("traceback"),
+        stdout=raw.get("stdout", ""),
+        stderr=raw.get("stderr", ""),
+        files=raw.get("files"),
+    )
+
+
+class WorkerPool:
+    """Warm workers of one sandbox backend, one per thread of a thread pool, opened lazily,
+    replaced when broken, all closed at the end. Every snippet of every backend runs through
+    one: per batch in `run_snippets`, long-lived in `gorilla-bench serve` and in each Ray node's
+    actor (`SandboxPool`)."""
+
+    def __init__(self, backend: Backend, *, own_backend: bool = True):
+        self.backend = backend
+        self.own_backend = own_backend
+        # threads start as snippets arrive (ThreadPoolExecutor spawns one per submit while none
+        # is idle), so a batch smaller than `workers` opens only as many workers as it needs
+        self.executor = ThreadPoolExecutor(max_workers=backend.config.workers, thread_name_prefix="sandbox")
+        self.local = threading.local()
+        self.opened: list[Worker] = []
+        self.lock = threading.Lock()
+        self.counter = 0
+        self.restarts = 0
+
+    def get(self) -> Worker:
+        worker = getattr(self.local, "worker", None)
+        if worker is None:
+            with self.lock:
+                index = self.counter
+                self.counter += 1
+            worker = self.backend.open_worker(index)
+            with self.lock:
+                self.opened.append(worker)
+            self.local.worker = worker
+        return worker
+
+    def discard(self) -> None:
+        worker = getattr(self.local, "worker", None)
+        self.local.worker = None
+        with self.lock:
+            self.restarts += 1
+        if worker is not None:
+            worker.close()
+
+    def submit(self, snippet: Snippet) -> Future[ExecResult]:
+        return self.executor.submit(run_one, self, snippet)
+
+    def run(self, snippets: list[Snippet]) -> Iterator[ExecResult]:
+        """One result per snippet, as they finish."""
+        for future in as_completed([self.submit(s) for s in snippets]):
+            yield future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        for worker in self.opened:
+            try:
+                worker.close()
+            except Exception as exc:
+                log.warning("closing a sandbox worker failed: %s", exc)
+        if self.own_backend:
+            self.backend.close()
+
+
+def run_one(pool: WorkerPool, snippet: Snippet) -> ExecResult:
+    """One snippet on the calling thread's worker; a broken worker is replaced and tried once more."""
+    start = time.monotonic()
+    for attempt in (1, 2):
+        try:
+            raw = pool.get().execute(pool.backend.make_request(snippet.code, snippet=snippet))
+            return to_result(snippet.id, raw)
+        except WorkerBroken as exc:
+            pool.discard()
+            if len(exc.args) > 1 and isinstance(exc.args[1], dict):  # the worker knows the outcome
+                return to_result(snippet.id, {**exc.args[1], "duration_s": time.monotonic() - start})
+            log.warning("sandbox worker broke on %s (attempt %d): %s", snippet.id, attempt, exc.args[0])
+            error = exc
+        except Exception as exc:  # the harness failed, not the snippet
+            log.exception("sandbox error on %s", snippet.id)
+            pool.discard()
+            error = exc
+    return ExecResult(
+        id=snippet.id,
+        status=Status.sandbox_error,
+        duration_s=time.monotonic() - start,
+        error_type=type(error).__name__,
+        error_message=str(error)[:2000],
+    )

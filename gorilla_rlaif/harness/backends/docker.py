@@ -114,11 +114,11 @@ class DockerBackend(Backend):
             "detach": True,
         }
 
-    def make_request(self, code: str, *, clean_dirs: list[str] | None = None) -> dict:
+    def make_request(self, code: str, **kwargs) -> dict:
         # No RLIMIT_NPROC here: it counts every process of uid 65534 in every container on the
         # host, so one snippet's fork bomb would starve its neighbours. The container's PID cgroup
         # (`pids_limit`) enforces the same limit per snippet.
-        return {**super().make_request(code, clean_dirs=clean_dirs), "max_procs": None}
+        return {**super().make_request(code, **kwargs), "max_procs": None}
 
     def open_worker(self, index: int) -> Worker:
         if self.config.container_reuse and self.config.preload:
