@@ -116,7 +116,43 @@ def failure_reason(status: str, result: dict | None, code: str | None) -> str:
         return "loads a SpeechBrain model (its files are not in the stand-in world)"
     if "detectron2" in text or "layoutlmv2" in code.lower():
         return "LayoutLMv2 needs detectron2 (not installable here): no stand-in"
-    return f"{status}: {error}: {text}"[:200]
+    return _code_fault(text) or f"{status}: {error}: {text}"[:200]
+
+
+def _code_fault(text: str) -> str | None:
+    """Errors the gold code causes itself (the real model raises them too), in one line."""
+    if m := re.search(
+        r"configuration class <class '[\w.]+\.(\w+)Config'> for this kind of AutoModel: (\w+)", text
+    ):
+        return f"loads a {m.group(1)} model with `{m.group(2)}`, which that architecture does not support"
+    if m := re.search(r"Impossible to guess which (tokenizer|feature extractor)", text):
+        return f"gives `pipeline()` a model object without its {m.group(1)} (transformers cannot guess it)"
+    if m := re.search(r"'(\w+)' object has no attribute '(\w+)'", text):
+        return f"calls `{m.group(2)}` on a `{m.group(1)}`, which has no such attribute"
+    if m := re.search(r"(\w+(?:\.\w+)?)\(\) got an unexpected keyword argument '(\w+)'", text):
+        return f"passes `{m.group(2)}=` to `{m.group(1)}()`, which does not take it"
+    if m := re.search(
+        r"(\w+(?:\.\w+)?)\(\) (takes \d+ positional arguments? but \d+ were given|missing \d+ required)", text
+    ):
+        return f"calls `{m.group(1)}()` with the wrong arguments ({m.group(2)})"
+    if m := re.search(r"The current model class \((\w+)\) is not compatible with `.generate\(\)`", text):
+        return f"calls `generate()` on `{m.group(1)}`, a class without a language-model head"
+    if "contains values outside the range [0, 1]" in text:
+        return "feeds random float frames (`np.random.randn`) the image processor refuses (outside [0, 1])"
+    placeholder = re.search(r"Incorrect image source.*? Got (.+?)\. Failed", text) or re.search(
+        r"(?:unknown url type|Invalid URL):? '([^']+)'", text
+    )
+    if placeholder:
+        return f"reads a placeholder (`{placeholder.group(1)}`), not a file or URL"
+    if "infer task automatically within `pipeline` when using offline mode" in text:
+        return (
+            "`pipeline(model=...)` without a task: transformers asks the Hub for the task (offline it cannot)"
+        )
+    if "Table must be of type pd.DataFrame" in text:
+        return "gives the table-QA pipeline a table that is not a DataFrame"
+    if "You need to specify either `text` or `text_target`" in text:
+        return "calls a tokenizer without text"
+    return None
 
 
 def run_hub(hub: str, config: SandboxConfig, out: Path) -> dict:

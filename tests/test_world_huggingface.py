@@ -1,7 +1,8 @@
 """The Hugging Face stand-in world and the world's sandbox side (sample inputs, offline web), on
 real sandboxes with the execution environment: answers that use what transformers 5 removed, an
 encoder-decoder, a vision model with its processor, audio models through ffmpeg, diffusers and
-sentence-transformers stand-ins, a made-up id failing as `hub_error`, and sample inputs that every
+sentence-transformers stand-ins, the libraries that read the Hub themselves (ultralyticsplus, flair,
+SpeechBrain, huggingsound), made-up ids failing as `hub_error`, and sample inputs that every
 snippet finds fresh."""
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def test_usages_follow_names_bound_to_literals_and_every_loader():
         "st = SentenceTransformer('all-MiniLM-L6-v2')\n"
         "f = hf_hub_download(repo_id='julien-c/wine-quality', filename='sklearn_model.joblib')\n"
         "m = timm.create_model('hf_hub:timm/resnet18.a1_in1k', pretrained=True)\n"
+        "y = YOLO('keremberke/yolov8m-table-extraction'); local = YOLO('yolov8n.pt')\n"
+        "tagger = SequenceTagger.load('flair/ner-english'); alias = SequenceTagger.load('ner')\n"
     )
     assert huggingface.usages_in_code(code) == [
         ("facebook/detr-resnet-50", "class", "DetrForObjectDetection"),
@@ -37,6 +40,8 @@ def test_usages_follow_names_bound_to_literals_and_every_loader():
         ("all-MiniLM-L6-v2", "sentence_transformers", ""),
         ("julien-c/wine-quality", "file", "sklearn_model.joblib"),
         ("timm/resnet18.a1_in1k", "timm", ""),
+        ("keremberke/yolov8m-table-extraction", "ultralytics", ""),  # not the local file
+        ("flair/ner-english", "flair", ""),  # not flair's own alias
     ]
     assert huggingface.usages_in_code("from_pretrained('a'") == []  # unparseable: nothing
 
@@ -78,6 +83,12 @@ def test_offline_web_answers_media_and_world_repositories_only(tmp_path):
         assert status == 200 and body[:3] == b"\xff\xd8\xff"
         assert sandbox_site.answer("https://huggingface.co/bert-base-uncased/resolve/main/x.png") is None
         assert sandbox_site.answer("https://example.com/page.html") is None
+        # a library's demo image on GitHub (ultralytics' predict() without a source) is media too
+        status, _, body = sandbox_site.answer(
+            "https://github.com/ultralytics/yolov5/raw/master/data/images/zidane.jpg"
+        )
+        assert status == 200 and body[:3] == b"\xff\xd8\xff"
+        assert sandbox_site.answer("https://github.com/someone/unknown/archive/main.zip") is None
         status, _, body = sandbox_site.answer("https://github.com/snakers4/silero-vad/zipball/master")
         assert status == 200 and body[:2] == b"PK"
         assert sandbox_site.answer("https://github.com/snakers4/silero-vad/tree/main/")[0] == 404
@@ -88,6 +99,25 @@ def test_offline_web_answers_media_and_world_repositories_only(tmp_path):
         assert sandbox_site.answer("https://github.com/made-up/repo/zipball/master") is None
     finally:
         sandbox_site._WEB.clear()
+
+
+def test_pip_check_waivers_are_the_locks_and_the_built_environment_needs_no_others():
+    from gorilla_rlaif.harness.world import env
+
+    allowed = env.waivers()
+    assert ("ultralytics", "opencv-python") in allowed and ("sahi", "opencv-python") in allowed
+    report = (
+        "ultralytics 8.0.43 requires opencv-python, which is not installed.\n"
+        "flair 0.12.2 requires gensim, which is not installed.\n"
+    )
+    assert env.unwaived(report, allowed) == ["flair 0.12.2 requires gensim, which is not installed."]
+    # the environment `make test` built passes pip check with exactly those waivers
+    import subprocess
+
+    built = env.ensure_env()
+    check = subprocess.run([str(env.python(built)), "-m", "pip", "check"], capture_output=True, text=True)
+    assert env.unwaived(check.stdout, allowed) == []
+    assert "opencv-python" in check.stdout  # the waivers are still needed (drop them when not)
 
 
 # ----------------------------------------------------------------------------- answers in real sandboxes
@@ -160,6 +190,58 @@ SNIPPETS = {
         "data = pd.read_csv('data.csv')[features]\n"
         "print(len(model.predict(data)) == len(data))"
     ),
+    # libraries that read the Hub themselves: ultralyticsplus lists the repository, then downloads
+    # best.pt; flair downloads into a cache of its own
+    "yolo": (
+        "from ultralyticsplus import YOLO, render_result\n"
+        "model = YOLO('keremberke/yolov8m-pothole-segmentation')\n"
+        "model.overrides['conf'] = 0.25\n"
+        "results = model.predict('path/to/road.jpg')\n"
+        "render = render_result(model=model, image='path/to/road.jpg', result=results[0])\n"
+        "print(type(render).__name__, model.overrides['task'], results[0].boxes.shape[-1])"
+    ),
+    "flair": (
+        "from flair.data import Sentence\n"
+        "from flair.models import SequenceTagger\n"
+        "tagger = SequenceTagger.load('flair/ner-english-ontonotes-large')\n"
+        "sentence = Sentence('Jon went to Paris with his friend Alex on September 20th, 2022.')\n"
+        "tagger.predict(sentence)\n"
+        "labels = {t.split('-', 1)[-1] for t in tagger.label_dictionary.get_items()}\n"
+        "print(len(sentence), 'GPE' in labels, all(s.tag in labels for s in sentence.get_spans('ner')))"
+    ),
+    # SpeechBrain: hyperparams.yaml + checkpoints fetched from the Hub cache into `savedir`
+    "speechbrain_separation": (
+        "from speechbrain.pretrained import SepformerSeparation as separator\n"
+        "model = separator.from_hparams(source='speechbrain/sepformer-wsj02mix', savedir='pretrained_models/sepformer')\n"
+        "est_sources = model.separate_file(path='mixture.wav')\n"
+        "print(est_sources.shape[-1])"
+    ),
+    "speechbrain_tts": (
+        "from speechbrain.pretrained import Tacotron2, HIFIGAN\n"
+        "tacotron2 = Tacotron2.from_hparams(source='speechbrain/tts-tacotron2-ljspeech')\n"
+        "hifi_gan = HIFIGAN.from_hparams(source='speechbrain/tts-hifigan-ljspeech')\n"
+        "mel_output, mel_length, alignment = tacotron2.encode_text('Mary had a little lamb')\n"
+        "print(mel_output.shape[1], hifi_gan.decode_batch(mel_output).dim())"
+    ),
+    "speechbrain_classifier": (
+        "from speechbrain.pretrained import EncoderClassifier\n"
+        "classifier = EncoderClassifier.from_hparams(source='speechbrain/lang-id-voxlingua107-ecapa', savedir='/tmp/ecapa')\n"
+        "out_prob, score, index, text_lab = classifier.classify_file('speech.wav')\n"
+        "print(len(text_lab), classifier.encode_batch(classifier.load_audio('speech.wav')[None]).dim())"
+    ),
+    # huggingsound: the id's wav2vec2 CTC stand-in, whose head matches its tokenizer
+    "huggingsound": (
+        "from huggingsound import SpeechRecognitionModel\n"
+        "model = SpeechRecognitionModel('jonatasgrosman/wav2vec2-large-xlsr-53-english')\n"
+        "transcriptions = model.transcribe(['/path/to/first.mp3', 'second.wav'])\n"
+        "print(len(transcriptions), sorted(transcriptions[0])[-1])"
+    ),
+    "made_up_speechbrain": (
+        "from speechbrain.pretrained import EncoderClassifier\n"
+        "EncoderClassifier.from_hparams(source='gorilla-made-up/spkrec-xvect')"
+    ),
+    "made_up_yolo": "from ultralyticsplus import YOLO\nYOLO('gorilla-made-up/yolov8m-detection')",
+    "made_up_flair": "from flair.models import SequenceTagger\nSequenceTagger.load('gorilla-made-up/ner-english')",
     "made_up_id": (
         "from transformers import AutoModel\nAutoModel.from_pretrained('gorilla-made-up/no-such-model')"
     ),
@@ -199,7 +281,20 @@ def test_answers_run_against_the_huggingface_world(backend, tmp_path):
     assert by_id["diffusers"].stdout.strip() == "Image"
     assert by_id["tabular"].stdout.strip() == "True"
     assert by_id["sample_again"].stdout.strip() == "(224, 224)"
-    for name in ("made_up_id", "made_up_pipeline", "unknown_url"):
+    assert by_id["yolo"].stdout.split()[-3:] == ["Image", "segment", "6"]
+    assert by_id["flair"].stdout.split()[-3:] == ["14", "True", "True"]  # OntoNotes' tag set
+    assert by_id["speechbrain_separation"].stdout.split()[-1] == "2"  # two speakers
+    assert by_id["speechbrain_tts"].stdout.split()[-2:] == ["80", "3"]  # 80 mel channels; waveforms
+    assert by_id["speechbrain_classifier"].stdout.split()[-2:] == ["1", "3"]
+    assert by_id["huggingsound"].stdout.split()[-2:] == ["2", "transcription"]
+    for name in (
+        "made_up_id",
+        "made_up_pipeline",
+        "unknown_url",
+        "made_up_yolo",
+        "made_up_flair",
+        "made_up_speechbrain",
+    ):
         assert by_id[name].status is Status.hub_error, (
             name,
             by_id[name].error_type,

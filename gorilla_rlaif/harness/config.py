@@ -214,6 +214,7 @@ def sandbox_env(config: SandboxConfig, marker: str) -> dict[str, str]:
         "TORCH_HOME": "/cache/torch",
         "TFHUB_CACHE_DIR": "/cache/tfhub",
         "SENTENCE_TRANSFORMERS_HOME": "/cache/sentence_transformers",
+        "FLAIR_CACHE_ROOT": "/cache/flair",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "GORILLA_SANDBOX_RUN": marker,
     }

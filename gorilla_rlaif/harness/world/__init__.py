@@ -70,11 +70,16 @@ class Part:
     module: str  # host module with `plan() -> list[dict]`
     builder: str  # script beside this file: `python BUILDER --plan PLAN.json --out DIR`
     mounts: tuple[str, ...]  # subdirectories of DIR, each mounted at /cache/<name>
+    helpers: tuple[str, ...] = ()  # modules beside this file the builder imports (hashed with it)
 
 
 PARTS: dict[str, Part] = {
     "huggingface": Part(
-        "huggingface", "huggingface", "standins_hf.py", ("huggingface", "sentence_transformers")
+        "huggingface",
+        "huggingface",
+        "standins_hf.py",
+        ("huggingface", "sentence_transformers", "flair"),
+        helpers=("standins_speechbrain.py",),
     ),
     "tfhub": Part("tfhub", "tfhub", "standins_tfhub.py", ("tfhub",)),
     "torchhub": Part("torchhub", "torchhub", "standins_torchhub.py", ("torch",)),
@@ -111,7 +116,9 @@ def part_dir(part: Part, plan: list[dict]) -> Path:
     """Named by what determines the build: the environment, the builder and the plan (the planner
     matters only through the plan it writes, so refactoring a planner rebuilds nothing)."""
     digest = _sha(
-        lock_hash().encode(), (HERE / part.builder).read_bytes(), json.dumps(plan, sort_keys=True).encode()
+        lock_hash().encode(),
+        *((HERE / name).read_bytes() for name in (part.builder, *part.helpers)),
+        json.dumps(plan, sort_keys=True).encode(),
     )
     return cache_root() / "apibench-world" / f"{part.name}-{digest[:12]}"
 
@@ -188,6 +195,7 @@ def _builder_env(out: Path) -> dict[str, str]:
         TORCH_HOME=str(out / "torch"),
         TFHUB_CACHE_DIR=str(out / "tfhub"),
         SENTENCE_TRANSFORMERS_HOME=str(out / "sentence_transformers"),
+        FLAIR_CACHE_ROOT=str(out / "flair"),
         TF_CPP_MIN_LOG_LEVEL="2",
         TOKENIZERS_PARALLELISM="false",
         PYTHONHASHSEED="0",

@@ -109,6 +109,54 @@ def _pip(env: Path, *args: str, log_file: Path) -> None:
         )
 
 
+def waivers(lock: Path = LOCK_FILE) -> list[tuple[str, str]]:
+    """`(package, requirement)` pairs `pip check` may report: the lock's `# pip-check-waive:`
+    lines, each saying why the requirement is met another way."""
+    found = []
+    for line in lock.read_text().splitlines():
+        if line.startswith("# pip-check-waive:"):
+            words = line.split(":", 1)[1].split(":", 1)[0].split()
+            if len(words) == 3 and words[1] == "requires":
+                found.append((words[0].lower(), words[2].lower()))
+    return found
+
+
+def unwaived(report: str, allowed: list[tuple[str, str]]) -> list[str]:
+    """The lines of a `pip check` report that no waiver covers (pip words a missing requirement
+    "X requires Y, which is not installed" and a version outside the range "X has requirement
+    Y<2, but you have Y 2")."""
+    return [
+        line
+        for line in report.splitlines()
+        if line.strip()
+        and "no broken requirements" not in line.lower()
+        and not any(
+            line.lower().startswith(package + " ")
+            and (
+                f"requires {requirement}," in line.lower() or f"has requirement {requirement}" in line.lower()
+            )
+            for package, requirement in allowed
+        )
+    ]
+
+
+def _check(env: Path, lock: Path, log_file: Path) -> None:
+    """`pip check`, failing on any broken requirement the lock does not waive."""
+    proc = subprocess.run(
+        [str(python(env)), "-m", "pip", "--disable-pip-version-check", "check"],
+        capture_output=True,
+        text=True,
+    )
+    with open(log_file, "a") as out:
+        out.write(f"\n$ pip check\n{proc.stdout}{proc.stderr}")
+    broken = unwaived(proc.stdout, waivers(lock))
+    if broken or (proc.returncode and not proc.stdout.strip()):
+        raise EnvironmentBuildError(
+            "pip check found broken requirements the lock does not waive; full log "
+            f"{log_file}:\n" + "\n".join(broken or [proc.stderr.strip()])
+        )
+
+
 def du_bytes(path: Path) -> int:
     """Bytes on disk under `path`, each file once (the stand-ins hard-link shared templates)."""
     total, seen = 0, set()
@@ -144,7 +192,7 @@ def ensure_env(lock: Path = LOCK_FILE) -> Path:
         log_file.write_text("")
         subprocess.run([_base_python(), "-m", "venv", str(env)], check=True)
         _pip(env, "install", "-q", "--no-deps", "-r", str(lock), log_file=log_file)
-        _pip(env, "check", log_file=log_file)
+        _check(env, lock, log_file)
         info = {
             "lock_sha256": lock_hash(lock),
             "python": sys.version.split()[0],

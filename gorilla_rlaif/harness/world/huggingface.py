@@ -6,7 +6,10 @@ The builder (`standins_hf.py`, run by the execution environment) turns each id's
 stand-in of the architecture the code asks for. What an answer does with an id is read from the
 code's syntax tree, not guessed from names: `X.from_pretrained("id")` (with `id` a literal or a
 name bound to one), `pipeline("task", model="id")`, `SentenceTransformer("id")`,
-`hf_hub_download(repo_id="id", filename="f")` / `hf_hub_url(...)`, `timm.create_model("hf_hub:id")`.
+`hf_hub_download(repo_id="id", filename="f")` / `hf_hub_url(...)`, `timm.create_model("hf_hub:id")`,
+and the libraries that read the Hub themselves: ultralyticsplus (`YOLO("org/name")`) and flair
+(`SequenceTagger.load("org/name")`), huggingsound (`SpeechRecognitionModel("org/name")`: a wav2vec2
+CTC model) and SpeechBrain (`Interface.from_hparams(source="org/name")`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 # Names under which answers call the file-download helpers of huggingface_hub.
 DOWNLOAD_FUNCS = {"hf_hub_download", "hf_hub_url", "cached_download", "snapshot_download"}
 LOADER_FUNCS = {"SentenceTransformer": "sentence_transformers", "from_pretrained_keras": "keras"}
+# Libraries with loaders of their own that download from the Hub: `YOLO("org/name")`
+# (ultralyticsplus: best.pt), `SequenceTagger.load("org/name")` (flair: pytorch_model.bin).
+# Only ids with an owner: `YOLO("yolov8n.pt")` is a local file, `SequenceTagger.load("ner")` a
+# flair alias.
+OWN_LOADERS = {("YOLO", ""): "ultralytics", ("load", "SequenceTagger"): "flair"}
 
 
 def _const_str(node: ast.AST | None, names: dict[str, str]) -> str | None:
@@ -51,12 +59,21 @@ def _callee(node: ast.Call) -> tuple[str, str]:
 def usages_in_code(code: str) -> list[tuple[str, str, str]]:
     """`(model_id, kind, detail)` for every way `code` loads a Hugging Face model id. Kinds:
     'class' (detail: the class name), 'pipeline' (the task, '' if none), 'file' (the file name),
-    'sentence_transformers', 'timm', 'keras'. Unparseable code yields nothing."""
+    'sentence_transformers', 'timm', 'keras', 'ultralytics', 'flair', 'speechbrain' (detail: the
+    interface class). Unparseable code yields nothing."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
     names = string_names(tree)  # model_id = 'org/name'
+    # `from speechbrain.pretrained import SepformerSeparation as separator`: the class's own name
+    aliases = {
+        alias.asname: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname
+    }
     found: list[tuple[str, str, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -80,6 +97,19 @@ def usages_in_code(code: str) -> list[tuple[str, str, str]]:
             model_id = _const_str(first or kw.get("model_name_or_path"), names)
             if model_id:
                 found.append((model_id, LOADER_FUNCS[name], ""))
+        elif (kind := OWN_LOADERS.get((name, qualifier.split(".")[-1]))) is not None:
+            model_id = _const_str(first or kw.get("model") or kw.get("model_path"), names)
+            if model_id and "/" in model_id:
+                found.append((model_id, kind, ""))
+        elif name == "SpeechRecognitionModel":  # huggingsound: a wav2vec2 CTC model + processor
+            model_id = _const_str(first or kw.get("model_path"), names)
+            if model_id:
+                found += [(model_id, "class", "Wav2Vec2ForCTC"), (model_id, "class", "Wav2Vec2Processor")]
+        elif name == "from_hparams" and qualifier:  # SpeechBrain: hyperparams.yaml + checkpoints
+            model_id = _const_str(kw.get("source") or first, names)
+            if model_id:
+                interface = qualifier.split(".")[-1]
+                found.append((model_id, "speechbrain", aliases.get(interface, interface)))
         elif name in DOWNLOAD_FUNCS:
             repo = _const_str(first or kw.get("repo_id"), names)
             filename = _const_str(node.args[1] if len(node.args) > 1 else kw.get("filename"), names)
@@ -118,7 +148,9 @@ def collect(sources: Iterable[tuple[str, str, dict]]) -> list[dict]:
                 },
             )
             key = {"class": "classes", "pipeline": "tasks", "file": "files"}.get(kind, "loaders")
-            value = detail if kind in ("class", "pipeline", "file") else kind
+            value = (
+                detail if kind in ("class", "pipeline", "file") else f"{kind}:{detail}" if detail else kind
+            )
             if value not in item[key]:
                 item[key].append(value)
             if source not in item["sources"] and len(item["sources"]) < 5:

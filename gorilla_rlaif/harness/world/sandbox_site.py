@@ -16,16 +16,22 @@ touches `requests` only if the environment has it.
   world (branch probe, branch/tag API, archive download of the stand-in repo, zipped on the fly).
   Every other request goes to the real network stack, which in an offline sandbox fails as it would
   for a user without network (a `hub_error` when it came from a hub). Not installed with --network.
+- `install_offline_hub_listing()`: the Hub's file listing (`list_repo_files`, which ultralyticsplus
+  calls before downloading `best.pt`) answered from the offline cache: the files of a repository in
+  the stand-in world, `RepositoryNotFoundError` for one that is not (huggingface_hub's offline mode
+  would refuse every listing, which no user with network sees).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import os
 import re
 import shutil
+import sys
 import zipfile
 
 # extension -> sample file (the file's own extension when there is a sample of it, else the kind's)
@@ -164,8 +170,8 @@ def answer(url: str) -> tuple[int, str, bytes] | None:
             owner, repo, ref = m.groups()
             if _hub_repo_dir(owner, repo, None):
                 return (200 if _hub_repo_dir(owner, repo, ref) else 404), "text/html", b""
-        return None
-    if host == "api.github.com":
+        # other GitHub URLs: only media files (a library's demo images, e.g. ultralytics')
+    elif host == "api.github.com":
         if m := GITHUB_API.match(path):
             owner, repo, kind = m.groups()
             if _hub_repo_dir(owner, repo, None):
@@ -174,7 +180,7 @@ def answer(url: str) -> tuple[int, str, bytes] | None:
                     names = [r for r in ("main", "master") if _hub_repo_dir(owner, repo, r)]
                 return 200, "application/json", json.dumps([{"name": n} for n in names]).encode()
         return None
-    if host.endswith(HUB_HOSTS):
+    elif host.endswith(HUB_HOSTS):
         return None
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
     if ext in MEDIA_EXTENSIONS:
@@ -252,6 +258,46 @@ def install_offline_web(inputs_dir: str, torch_hub: str | None) -> None:
     _patch_requests()
 
 
+def _cached_repo_files(repo_id: str, revision: str | None = None, repo_type: str | None = None) -> list[str]:
+    from huggingface_hub import constants
+    from huggingface_hub.utils import RepositoryNotFoundError
+
+    folder = os.path.join(constants.HF_HUB_CACHE, f"{repo_type or 'model'}s--{repo_id.replace('/', '--')}")
+    commit = revision or "main"
+    with contextlib.suppress(OSError), open(os.path.join(folder, "refs", commit)) as f:
+        commit = f.read().strip()
+    snapshot = os.path.join(folder, "snapshots", commit)
+    if not os.path.isdir(snapshot):
+        raise RepositoryNotFoundError(
+            f"{repo_id} (revision {revision or 'main'}) is not in the offline world: the Hub is not reachable"
+        )
+    return sorted(
+        os.path.relpath(os.path.join(base, name), snapshot)
+        for base, _, files in os.walk(snapshot)
+        for name in files
+    )
+
+
+def install_offline_hub_listing() -> None:
+    """`HfApi.list_repo_files` (and the module-level alias) from the cache; idempotent."""
+    try:
+        from huggingface_hub import hf_api
+    except ImportError:
+        return
+    if getattr(hf_api.HfApi.list_repo_files, "_gorilla_offline", False):
+        return
+
+    def list_repo_files(self, repo_id, *, revision=None, repo_type=None, token=None):
+        return _cached_repo_files(repo_id, revision, repo_type)
+
+    list_repo_files._gorilla_offline = True
+    hf_api.HfApi.list_repo_files = list_repo_files
+    hf_api.list_repo_files = hf_api.api.list_repo_files
+    huggingface_hub = sys.modules.get("huggingface_hub")
+    if huggingface_hub is not None and "list_repo_files" in vars(huggingface_hub):
+        huggingface_hub.list_repo_files = hf_api.api.list_repo_files
+
+
 def link_torch_home(torch_home: str, standins: str, reloadable: bool = False) -> None:
     """A writable TORCH_HOME whose hub/ holds links to the stand-in repositories: torch.hub finds
     them as downloaded, and may still replace one (force_reload unpacks a fresh copy served by the
@@ -284,9 +330,13 @@ def prepare(request: dict) -> None:
     world = request.get("world") or {}
     if not world:
         return
+    code = request["code"]
     if world.get("web"):
         install_offline_web(world["inputs"], world.get("torch_hub"))
-    code = request["code"]
+        # only where the Hub client is loaded already (torch workers preload it) or the code
+        # names it: importing it for every TensorFlow snippet would cost ~0.1 s each
+        if "huggingface_hub" in sys.modules or "ultralyticsplus" in code or "list_repo_files" in code:
+            install_offline_hub_listing()
     if world.get("torch_home") and "torch" in code:  # only torch code reaches torch.hub
         link_torch_home(world["torch_home"], world["torch_hub"], reloadable="force_reload" in code)
     materialize_inputs(request["code"], request["workdir"], world["inputs"], world.get("scratch_roots", ()))

@@ -8,7 +8,8 @@ with the classes the code loads it with, the pipeline tasks, the files it downlo
 
 How an id becomes a stand-in:
 1. its *recipe*: diffusers (a diffusers class loads it), sentence-transformers, timm, files only
-   (`hf_hub_download` of a joblib/csv/...), or transformers;
+   (`hf_hub_download` of a joblib/csv/...), a library's own format (ultralyticsplus' YOLO
+   checkpoint, a flair tagger, a SpeechBrain model: `standins_speechbrain.py`), or transformers;
 2. for transformers, its *model type*: the type of a concrete class the code names
    (`DetrForObjectDetection` -> detr; tokenizer and processor classes count too), else a model type
    named by the id (`facebook/wav2vec2-base-960h` -> wav2vec2) that every Auto class and pipeline
@@ -843,6 +844,18 @@ def resolve(item: dict, index: Index) -> dict:
     classes = item["classes"]
     if item["loaders"] and "sentence_transformers" in item["loaders"]:
         return {"kind": "sentence_transformers"}
+    if "ultralytics" in item["loaders"]:
+        return {"kind": "ultralytics", "task": "segment" if "segment" in model_id else "detect"}
+    if "flair" in item["loaders"]:
+        return {"kind": "flair", "tag_type": flair_tag_type(model_id)}
+    interfaces = [x.split(":", 1)[1] for x in item["loaders"] if x.startswith("speechbrain:")]
+    if interfaces:
+        from standins_speechbrain import speechbrain_recipe
+
+        recipe = speechbrain_recipe(model_id)
+        if recipe is None:
+            return {"kind": "none", "why": f"no SpeechBrain stand-in for {model_id} ({interfaces})"}
+        return {"kind": "speechbrain", **recipe}
     diffusers_classes = [c for c in classes if c in DIFFUSERS_CLASSES]
     if diffusers_classes:
         return {"kind": "diffusers", "pipeline": diffusers_pipeline(model_id, diffusers_classes)}
@@ -1115,8 +1128,11 @@ def _part_type(config, model_type: str, mapping: dict, parts: tuple[str, ...]) -
 def _set_vocab(config, size: int, tokenizer) -> None:
     """The model's vocabulary covers the tokenizer, and every special token id the model or its
     generation defaults carry is one of the tokenizer's (real checkpoints agree on this; a
-    default config's ids, e.g. Marian's 58100, would index past a tiny embedding)."""
-    size = max(size, 64)
+    default config's ids, e.g. Marian's 58100, would index past a tiny embedding). A CTC head's
+    vocabulary is exactly the tokenizer's: decoders such as huggingsound's index the tokenizer's
+    tokens with the head's argmax."""
+    if not hasattr(config, "ctc_loss_reduction"):
+        size = max(size, 64)
     targets = [config] + [
         getattr(config, s) for s in ("text_config", "decoder") if getattr(config, s, None) is not None
     ]
@@ -1454,8 +1470,169 @@ def build_timm(model_id: str, out: str) -> None:
 # ----------------------------------------------------------------------------- cache layout + main
 
 
-def snapshot_dir(root: str, model_id: str) -> str:
-    return os.path.join(root, "hub", "models--" + model_id.replace("/", "--"), "snapshots", REVISION)
+# ------------------------------------------------------------ libraries that read the Hub themselves
+
+
+def build_yolo(task: str, out: str) -> None:
+    """ultralyticsplus's `YOLO("org/name")` downloads `best.pt` (and lists the repository's files):
+    a YOLOv8 of the task at 1/16 of yolov8n's width (0.4 M parameters), seeded, saved as the
+    training checkpoint ultralytics 8.0 writes (the pickled model plus its train args)."""
+    import torch
+    import ultralytics
+    import yaml
+    from ultralytics.nn.tasks import DetectionModel, SegmentationModel
+    from ultralytics.yolo.utils import DEFAULT_CFG_DICT
+
+    root = os.path.join(ultralytics.__path__[0], "models", "v8")
+    name = os.path.join("seg", "yolov8n-seg.yaml") if task == "segment" else "yolov8n.yaml"
+    with open(os.path.join(root, name)) as f:
+        cfg = yaml.safe_load(f)
+    labels = ["object", "background"] if task == "detect" else ["region"]
+    cfg.update(width_multiple=0.0625, nc=len(labels))
+    _seed(f"yolo:{task}")
+    model = (SegmentationModel if task == "segment" else DetectionModel)(
+        cfg, ch=3, nc=len(labels), verbose=False
+    )
+    model.names = dict(enumerate(labels))
+    args = {**DEFAULT_CFG_DICT, "task": task, "model": name, "imgsz": 640}
+    model.args = args
+    checkpoint = {
+        "epoch": -1,
+        "best_fitness": None,
+        "model": model.half(),
+        "ema": None,
+        "updates": None,
+        "optimizer": None,
+        "train_args": args,
+        "date": "2023-05-01T00:00:00",
+        "version": ultralytics.__version__,
+    }
+    torch.save(checkpoint, os.path.join(out, "best.pt"))
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"task": task, "names": model.names}, f)
+
+
+FLAIR_TAGS = {
+    "ner": ["PER", "LOC", "ORG", "MISC"],
+    "ner-ontonotes": [
+        "CARDINAL",
+        "DATE",
+        "EVENT",
+        "FAC",
+        "GPE",
+        "LANGUAGE",
+        "LAW",
+        "LOC",
+        "MONEY",
+        "NORP",
+        "ORDINAL",
+        "ORG",
+        "PERCENT",
+        "PERSON",
+        "PRODUCT",
+        "QUANTITY",
+        "TIME",
+        "WORK_OF_ART",
+    ],
+    "upos": [
+        "ADJ",
+        "ADP",
+        "ADV",
+        "AUX",
+        "CCONJ",
+        "DET",
+        "INTJ",
+        "NOUN",
+        "NUM",
+        "PART",
+        "PRON",
+        "PROPN",
+        "PUNCT",
+        "SCONJ",
+        "SYM",
+        "VERB",
+        "X",
+    ],
+    "pos": [
+        "NN",
+        "NNS",
+        "NNP",
+        "VB",
+        "VBD",
+        "VBZ",
+        "JJ",
+        "RB",
+        "IN",
+        "DT",
+        "PRP",
+        "PRP$",
+        "CD",
+        "CC",
+        "TO",
+        ",",
+        ".",
+        ":",
+    ],
+    "frame": ["go.01", "be.01", "have.01", "say.01", "make.01", "take.01"],
+    "np": ["NP", "VP", "PP", "ADJP", "ADVP", "SBAR", "PRT"],
+}
+FLAIR_SPANS = {"ner", "ner-ontonotes", "np"}  # tagged in BIOES, read back as spans
+
+
+def flair_tag_type(model_id: str) -> str:
+    """The tag set a flair id's name says: `flair/upos-english` -> upos, `.../ner-english-ontonotes`
+    -> OntoNotes' 18 entity types; NER otherwise."""
+    name = model_id.split("/")[-1].lower()
+    for key, tag_type in (("upos", "upos"), ("pos", "pos"), ("frame", "frame"), ("chunk", "np")):
+        if key in name.split("-"):
+            return tag_type
+    return "ner-ontonotes" if "ontonotes" in name else "ner"
+
+
+def build_flair(tag_type: str, out: str) -> None:
+    """flair's `SequenceTagger.load("org/name")` downloads `pytorch_model.bin`: a tagger on
+    character embeddings (nothing to download: the character dictionary is given, not
+    `Dictionary.load("common-chars")`), 8 hidden units, CRF, seeded, saved by flair itself."""
+    import string
+
+    import torch
+    from flair.data import Dictionary
+    from flair.embeddings import CharacterEmbeddings
+    from flair.models import SequenceTagger
+
+    tags = Dictionary(add_unk=False)
+    if tag_type in FLAIR_SPANS:
+        tags.add_item("O")
+    for label in FLAIR_TAGS[tag_type]:
+        for prefix in ("S-", "B-", "E-", "I-") if tag_type in FLAIR_SPANS else ("",):
+            tags.add_item(prefix + label)
+    chars = Dictionary(add_unk=True)
+    for char in string.printable + "äöüÄÖÜßéèàçñ€":
+        chars.add_item(char)
+    _seed(f"flair:{tag_type}")
+    tagger = SequenceTagger(
+        embeddings=CharacterEmbeddings(path_to_char_dict=chars, char_embedding_dim=8, hidden_size_char=8),
+        tag_dictionary=tags,
+        tag_type=tag_type.split("-")[0],
+        hidden_size=8,
+        use_crf=True,
+        use_rnn=True,
+    )
+    tagger.eval()
+    with torch.no_grad():
+        tagger.save(os.path.join(out, "pytorch_model.bin"))
+
+
+def install_flair(root: str, model_id: str, template: str) -> None:
+    """flair downloads into a cache of its own: `$FLAIR_CACHE_ROOT/models/<name>/` in the
+    huggingface_hub layout (`hf_hub_download(..., cache_dir=...)`)."""
+    install(os.path.join(root, "models", model_id.split("/", 1)[1]), model_id, template, cache_dir=True)
+
+
+def snapshot_dir(root: str, model_id: str, cache_dir: bool = False) -> str:
+    """The id's snapshot under `root` as HF_HOME (`root/hub/...`), or as a `cache_dir=` argument."""
+    hub = root if cache_dir else os.path.join(root, "hub")
+    return os.path.join(hub, "models--" + model_id.replace("/", "--"), "snapshots", REVISION)
 
 
 def link_tree(src: str, dst: str) -> None:
@@ -1474,8 +1651,8 @@ def link_tree(src: str, dst: str) -> None:
                 shutil.copy2(os.path.join(base, name), target)
 
 
-def install(root: str, model_id: str, template: str) -> None:
-    snap = snapshot_dir(root, model_id)
+def install(root: str, model_id: str, template: str, cache_dir: bool = False) -> None:
+    snap = snapshot_dir(root, model_id, cache_dir)
     link_tree(template, snap)
     refs = os.path.join(os.path.dirname(os.path.dirname(snap)), "refs")
     os.makedirs(refs, exist_ok=True)
@@ -1561,8 +1738,9 @@ class Builder:
         self.inputs = inputs
         self.hf_root = os.path.join(out, "huggingface")
         self.st_root = os.path.join(out, "sentence_transformers")
+        self.flair_root = os.path.join(out, "flair")
         self.templates_root = os.path.join(out, "templates")
-        for d in (self.hf_root, self.st_root, self.templates_root):
+        for d in (self.hf_root, self.st_root, self.flair_root, self.templates_root):
             os.makedirs(d, exist_ok=True)
         self.index = Index()
         self.templates: dict[str, str | Exception] = {}
@@ -1588,6 +1766,22 @@ class Builder:
                 build_files(item["files"], directory, self.inputs)
             elif kind == "timm":
                 build_timm(item["id"], directory)
+            elif kind == "ultralytics":
+                build_yolo(recipe["task"], directory)
+            elif kind == "flair":
+                build_flair(recipe["tag_type"], directory)
+            elif kind == "speechbrain":
+                from standins_speechbrain import build_speechbrain
+
+                _seed(key)
+                build_speechbrain(
+                    recipe["interface"],
+                    directory,
+                    seed=SEED,
+                    sample_rate=recipe["sample_rate"],
+                    num_spks=recipe["num_spks"],
+                    variant=recipe["variant"],
+                )
             else:
                 raise ValueError(f"no stand-in recipe for {kind} models")
         except Exception as exc:
@@ -1633,7 +1827,10 @@ class Builder:
                 if problems:
                     entry["verify_errors"] = problems
                 for target_id in dict.fromkeys([model_id, *extra_ids]):
-                    install(self.hf_root, target_id, template)
+                    if recipe["kind"] == "flair":
+                        install_flair(self.flair_root, target_id, template)
+                    else:
+                        install(self.hf_root, target_id, template)
             entry["ok"] = True
         except Exception as exc:
             entry["ok"] = False
