@@ -88,19 +88,23 @@ def failure_reason(status: str, result: dict | None, code: str | None) -> str:
     if status == "name_error":
         name = re.search(r"name '([^']+)'", text)
         return f"the gold code uses `{name.group(1) if name else '?'}`, which it never defines"
+    needs_gpu = re.search(
+        r"\.cuda\(\)|\.to\(['\"]cuda|device=['\"]cuda|torch_dtype=torch\.float16|cpu_offload", code
+    )
     if status == "import_error":
         module = re.search(r"No module named '([^']+)'", text)
         if module:
             top = module.group(1).split(".")[0]
             if top == "fairseq":
                 return "needs fairseq, which does not install on Python 3.11"
+            if needs_gpu:
+                return f"needs a GPU, and `{top}`, a library outside the execution environment"
             return f"needs `{top}`, a library outside the execution environment"
         name = re.search(r"cannot import name '([^']+)' from '([^']+)'", text)
         if name:
             return f"imports `{name.group(1)}`, which `{name.group(2)}` does not have"
     if (
-        re.search(r"CUDA|cuda|NVIDIA driver|not implemented for 'Half'|Half|float16", text)
-        or re.search(r"\.cuda\(\)|\.to\(['\"]cuda|device=['\"]cuda|torch_dtype=torch\.float16", code)
+        re.search(r"CUDA|cuda|NVIDIA driver|not implemented for 'Half'|Half|float16", text) or needs_gpu
     ) and status != "ok":
         return f"needs a GPU ({text[:80]})"
     if "Token is required" in text or "use_auth_token" in code:
@@ -114,6 +118,8 @@ def failure_reason(status: str, result: dict | None, code: str | None) -> str:
         return f"asks for a pipeline task transformers does not have (`{task.group(1) if task else '?'}`)"
     if "from_hparams" in code and status == "hub_error":
         return "loads a SpeechBrain model (its files are not in the stand-in world)"
+    if "pyannote/brouhaha" in code and status == "hub_error":
+        return "pyannote/brouhaha needs the `brouhaha` package (not on PyPI): no stand-in"
     if "detectron2" in text or "layoutlmv2" in code.lower():
         return "LayoutLMv2 needs detectron2 (not installable here): no stand-in"
     return _code_fault(text) or f"{status}: {error}: {text}"[:200]
@@ -139,6 +145,10 @@ def _code_fault(text: str) -> str | None:
         return f"calls `generate()` on `{m.group(1)}`, a class without a language-model head"
     if "contains values outside the range [0, 1]" in text:
         return "feeds random float frames (`np.random.randn`) the image processor refuses (outside [0, 1])"
+    if m := re.search(r"Read-only file system: '/cache/huggingface/hub/models--([^']+)'", text):
+        return f"`{m.group(1).replace('--', '/')}` has no stand-in (refused at build: see the world's report.json)"
+    if m := re.search(r"HTTPS?ConnectionPool\(host='([^']+)'", text):
+        return f"fetches a placeholder URL (`{m.group(1)}`)"
     placeholder = re.search(r"Incorrect image source.*? Got (.+?)\. Failed", text) or re.search(
         r"(?:unknown url type|Invalid URL):? '([^']+)'", text
     )
@@ -197,6 +207,13 @@ def run_hub(hub: str, config: SandboxConfig, out: Path) -> dict:
     count = lambda kind: Counter(v["status"] for k, v in results.items() if k.startswith(kind + "/"))  # noqa: E731
     gold_counts, made_counts, swap_counts = count("gold"), count("made-up"), count("other-id")
     made_total = sum(made_counts.values())
+    # the answers whose gold code runs: with a made-up id each must fail to load it (the others
+    # may fail earlier, exactly as their gold answer does: a missing import, an undefined name)
+    made_of_ok = [
+        v["status"]
+        for k, v in results.items()
+        if k.startswith("made-up/") and results[f"gold/{k[8:]}"]["status"] == "ok"
+    ]
     failures = []
     for r in records:
         if r.output is None:
@@ -223,6 +240,7 @@ def run_hub(hub: str, config: SandboxConfig, out: Path) -> dict:
             "hub_error": made_counts["hub_error"],
             "counts": dict(made_counts),
         },
+        "made_up_of_running_gold": {"answers": len(made_of_ok), "hub_error": made_of_ok.count("hub_error")},
         "made_up_hub_error_of_all": round(made_counts["hub_error"] / n, 4),
         "made_up_hub_error_of_loading": round(made_counts["hub_error"] / made_total, 4)
         if made_total
@@ -249,13 +267,15 @@ def main() -> None:
         summary["hubs"][hub] = run_hub(hub, config, args.out)
         (args.out / "SUMMARY.json").write_text(json.dumps(summary, indent=1))
     print(
-        "| hub | n | gold runs | made-up id → hub_error (of answers that load one) | other question's id runs | time |"
+        "| hub | n | gold runs | made-up id → hub_error (answers whose gold runs; all that load one) "
+        "| other question's id runs | time |"
     )
     print("|---|--:|--:|--:|--:|--:|")
     for hub, s in summary["hubs"].items():
         made = s["made_up"]
         print(
             f"| {hub} | {s['n']} | {s['gold_executability']:.1%} ({s['gold_ok']}) | "
+            f"{s['made_up_of_running_gold']['hub_error']}/{s['made_up_of_running_gold']['answers']}; "
             f"{made['hub_error']}/{made['answers']} = {s['made_up_hub_error_of_loading'] or 0:.1%} | "
             f"{s['other_id']['ok']}/{s['other_id']['answers']} = {s['other_id_ok_rate'] or 0:.1%} | "
             f"{s['seconds']['total']:.0f} s |"

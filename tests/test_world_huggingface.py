@@ -1,8 +1,8 @@
 """The Hugging Face stand-in world and the world's sandbox side (sample inputs, offline web), on
 real sandboxes with the execution environment: answers that use what transformers 5 removed, an
 encoder-decoder, a vision model with its processor, audio models through ffmpeg, diffusers and
-sentence-transformers stand-ins, the libraries that read the Hub themselves (ultralyticsplus, flair,
-SpeechBrain, huggingsound), made-up ids failing as `hub_error`, and sample inputs that every
+sentence-transformers stand-ins, the libraries that read the Hub themselves (ultralyticsplus, yolov5,
+flair, SpeechBrain, huggingsound, pyannote), made-up ids failing as `hub_error`, and sample inputs that every
 snippet finds fresh."""
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ def test_pip_check_waivers_are_the_locks_and_the_built_environment_needs_no_othe
     from gorilla_rlaif.harness.world import env
 
     allowed = env.waivers()
-    assert ("ultralytics", "opencv-python") in allowed and ("sahi", "opencv-python") in allowed
+    assert {("ultralytics", "opencv-python"), ("sahi", "opencv-python"), ("yolov5", "opencv-python")} <= set(
+        allowed
+    )
     report = (
         "ultralytics 8.0.43 requires opencv-python, which is not installed.\n"
         "flair 0.12.2 requires gensim, which is not installed.\n"
@@ -200,6 +202,13 @@ SNIPPETS = {
         "render = render_result(model=model, image='path/to/road.jpg', result=results[0])\n"
         "print(type(render).__name__, model.overrides['task'], results[0].boxes.shape[-1])"
     ),
+    "yolov5": (
+        "import yolov5\n"
+        "model = yolov5.load('keremberke/yolov5m-license-plate')\n"
+        "model.conf = 0.25\n"
+        "results = model('path/to/car.jpg', size=640)\n"
+        "print(results.pred[0].shape[-1])"
+    ),
     "flair": (
         "from flair.data import Sentence\n"
         "from flair.models import SequenceTagger\n"
@@ -229,6 +238,25 @@ SNIPPETS = {
         "out_prob, score, index, text_lab = classifier.classify_file('speech.wav')\n"
         "print(len(text_lab), classifier.encode_batch(classifier.load_audio('speech.wav')[None]).dim())"
     ),
+    # pyannote: a 2.1-era pipeline at a named revision (its segmentation model and SpeechBrain
+    # embedding are other ids of the world), and a model under a pipeline built by the code
+    "pyannote_diarization": (
+        "from pyannote.audio import Pipeline\n"
+        "pipeline = Pipeline.from_pretrained('pyannote/speaker-diarization@2.1', use_auth_token='ACCESS_TOKEN')\n"
+        "diarization = pipeline('meeting_audio.wav')\n"
+        "with open('audio.rttm', 'w') as rttm:\n"
+        "    diarization.write_rttm(rttm)\n"
+        "print(type(diarization).__name__, open('audio.rttm').read().startswith('SPEAKER'))"
+    ),
+    "pyannote_vad": (
+        "from pyannote.audio import Model\n"
+        "from pyannote.audio.pipelines import VoiceActivityDetection\n"
+        "model = Model.from_pretrained('pyannote/segmentation', use_auth_token='ACCESS_TOKEN')\n"
+        "pipeline = VoiceActivityDetection(segmentation=model)\n"
+        "pipeline.instantiate({'onset': 0.5, 'offset': 0.5, 'min_duration_on': 0.0, 'min_duration_off': 0.0})\n"
+        "print(type(pipeline('audio.wav')).__name__)"
+    ),
+    "made_up_pyannote": "from pyannote.audio import Pipeline\nPipeline.from_pretrained('gorilla-made-up/speaker-diarization')",
     # huggingsound: the id's wav2vec2 CTC stand-in, whose head matches its tokenizer
     "huggingsound": (
         "from huggingsound import SpeechRecognitionModel\n"
@@ -241,6 +269,7 @@ SNIPPETS = {
         "EncoderClassifier.from_hparams(source='gorilla-made-up/spkrec-xvect')"
     ),
     "made_up_yolo": "from ultralyticsplus import YOLO\nYOLO('gorilla-made-up/yolov8m-detection')",
+    "made_up_yolov5": "import yolov5\nyolov5.load('gorilla-made-up/yolov5m-plate')",
     "made_up_flair": "from flair.models import SequenceTagger\nSequenceTagger.load('gorilla-made-up/ner-english')",
     "made_up_id": (
         "from transformers import AutoModel\nAutoModel.from_pretrained('gorilla-made-up/no-such-model')"
@@ -282,18 +311,23 @@ def test_answers_run_against_the_huggingface_world(backend, tmp_path):
     assert by_id["tabular"].stdout.strip() == "True"
     assert by_id["sample_again"].stdout.strip() == "(224, 224)"
     assert by_id["yolo"].stdout.split()[-3:] == ["Image", "segment", "6"]
+    assert by_id["yolov5"].stdout.split()[-1] == "6"  # x1 y1 x2 y2 score class
     assert by_id["flair"].stdout.split()[-3:] == ["14", "True", "True"]  # OntoNotes' tag set
     assert by_id["speechbrain_separation"].stdout.split()[-1] == "2"  # two speakers
     assert by_id["speechbrain_tts"].stdout.split()[-2:] == ["80", "3"]  # 80 mel channels; waveforms
     assert by_id["speechbrain_classifier"].stdout.split()[-2:] == ["1", "3"]
     assert by_id["huggingsound"].stdout.split()[-2:] == ["2", "transcription"]
+    assert by_id["pyannote_diarization"].stdout.split()[-2:] == ["Annotation", "True"]
+    assert by_id["pyannote_vad"].stdout.split()[-1] == "Annotation"
     for name in (
         "made_up_id",
         "made_up_pipeline",
         "unknown_url",
         "made_up_yolo",
+        "made_up_yolov5",
         "made_up_flair",
         "made_up_speechbrain",
+        "made_up_pyannote",
     ):
         assert by_id[name].status is Status.hub_error, (
             name,

@@ -53,6 +53,7 @@ HUB_PATH_MARKERS = (
     "/keras/utils/data_utils.py",
     "/keras/src/utils/file_utils.py",
     "/datasets/load.py",
+    "/yolov5/models/experimental.py",  # attempt_load: the weights yolov5.load could not download
 )
 HUB_EXCEPTION_MODULES = ("huggingface_hub.", "requests.exceptions", "urllib3.exceptions")
 # TensorFlow's file errors are no OSErrors: tensorflow_hub's cache lock on the read-only /cache

@@ -7,7 +7,8 @@ stand-in of the architecture the code asks for. What an answer does with an id i
 code's syntax tree, not guessed from names: `X.from_pretrained("id")` (with `id` a literal or a
 name bound to one), `pipeline("task", model="id")`, `SentenceTransformer("id")`,
 `hf_hub_download(repo_id="id", filename="f")` / `hf_hub_url(...)`, `timm.create_model("hf_hub:id")`,
-and the libraries that read the Hub themselves: ultralyticsplus (`YOLO("org/name")`) and flair
+and the libraries that read the Hub themselves: ultralyticsplus (`YOLO("org/name")`), yolov5
+(`yolov5.load("org/name")`), flair
 (`SequenceTagger.load("org/name")`), huggingsound (`SpeechRecognitionModel("org/name")`: a wav2vec2
 CTC model) and SpeechBrain (`Interface.from_hparams(source="org/name")`).
 """
@@ -29,10 +30,11 @@ HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 DOWNLOAD_FUNCS = {"hf_hub_download", "hf_hub_url", "cached_download", "snapshot_download"}
 LOADER_FUNCS = {"SentenceTransformer": "sentence_transformers", "from_pretrained_keras": "keras"}
 # Libraries with loaders of their own that download from the Hub: `YOLO("org/name")`
-# (ultralyticsplus: best.pt), `SequenceTagger.load("org/name")` (flair: pytorch_model.bin).
+# (ultralyticsplus: best.pt), `yolov5.load("org/name")` (the repository's .pt),
+# `SequenceTagger.load("org/name")` (flair: pytorch_model.bin).
 # Only ids with an owner: `YOLO("yolov8n.pt")` is a local file, `SequenceTagger.load("ner")` a
 # flair alias.
-OWN_LOADERS = {("YOLO", ""): "ultralytics", ("load", "SequenceTagger"): "flair"}
+OWN_LOADERS = {("YOLO", ""): "ultralytics", ("load", "SequenceTagger"): "flair", ("load", "yolov5"): "yolov5"}
 
 
 def _const_str(node: ast.AST | None, names: dict[str, str]) -> str | None:
@@ -59,7 +61,7 @@ def _callee(node: ast.Call) -> tuple[str, str]:
 def usages_in_code(code: str) -> list[tuple[str, str, str]]:
     """`(model_id, kind, detail)` for every way `code` loads a Hugging Face model id. Kinds:
     'class' (detail: the class name), 'pipeline' (the task, '' if none), 'file' (the file name),
-    'sentence_transformers', 'timm', 'keras', 'ultralytics', 'flair', 'speechbrain' (detail: the
+    'sentence_transformers', 'timm', 'keras', 'ultralytics', 'yolov5', 'flair', 'speechbrain' (detail: the
     interface class). Unparseable code yields nothing."""
     try:
         tree = ast.parse(code)
@@ -84,7 +86,8 @@ def usages_in_code(code: str) -> list[tuple[str, str, str]]:
         if name == "from_pretrained" and qualifier:
             model_id = _const_str(first or kw.get("pretrained_model_name_or_path"), names)
             if model_id:
-                found.append((model_id, "class", qualifier.split(".")[-1]))
+                # pyannote's `org/name@revision`: the repository is `org/name`
+                found.append((model_id.split("@")[0], "class", qualifier.split(".")[-1]))
         elif name == "pipeline":
             task = _const_str(first or kw.get("task"), names) or ""
             for key in ("model", "tokenizer", "feature_extractor", "image_processor"):

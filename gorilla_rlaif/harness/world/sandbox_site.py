@@ -16,6 +16,8 @@ touches `requests` only if the environment has it.
   world (branch probe, branch/tag API, archive download of the stand-in repo, zipped on the fly).
   Every other request goes to the real network stack, which in an offline sandbox fails as it would
   for a user without network (a `hub_error` when it came from a hub). Not installed with --network.
+- `link_pyannote_cache(...)`: pyannote.audio reads the Hub through a cache directory of its own,
+  which must be writable: the snippet gets one of links to the world's repositories.
 - `install_offline_hub_listing()`: the Hub's file listing (`list_repo_files`, which ultralyticsplus
   calls before downloading `best.pt`) answered from the offline cache: the files of a repository in
   the stand-in world, `RepositoryNotFoundError` for one that is not (huggingface_hub's offline mode
@@ -298,6 +300,19 @@ def install_offline_hub_listing() -> None:
         huggingface_hub.list_repo_files = hf_api.api.list_repo_files
 
 
+def link_pyannote_cache(hub_cache: str) -> None:
+    """pyannote.audio 3 downloads into a cache of its own (`$PYANNOTE_CACHE`, else
+    ~/.cache/torch/pyannote) that must be writable (SpeechBrain links an embedding's files into it):
+    a directory in the snippet's HOME with a link to each repository of the read-only Hub cache."""
+    target = os.environ.get("PYANNOTE_CACHE") or os.path.expanduser("~/.cache/torch/pyannote")
+    os.makedirs(target, exist_ok=True)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(hub_cache):
+            link = os.path.join(target, name)
+            if name.startswith("models--") and not os.path.lexists(link):
+                os.symlink(os.path.join(hub_cache, name), link)
+
+
 def link_torch_home(torch_home: str, standins: str, reloadable: bool = False) -> None:
     """A writable TORCH_HOME whose hub/ holds links to the stand-in repositories: torch.hub finds
     them as downloaded, and may still replace one (force_reload unpacks a fresh copy served by the
@@ -339,4 +354,6 @@ def prepare(request: dict) -> None:
             install_offline_hub_listing()
     if world.get("torch_home") and "torch" in code:  # only torch code reaches torch.hub
         link_torch_home(world["torch_home"], world["torch_hub"], reloadable="force_reload" in code)
+    if "pyannote" in code and os.environ.get("HF_HOME"):
+        link_pyannote_cache(os.path.join(os.environ["HF_HOME"], "hub"))
     materialize_inputs(request["code"], request["workdir"], world["inputs"], world.get("scratch_roots", ()))

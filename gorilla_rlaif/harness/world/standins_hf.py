@@ -8,8 +8,9 @@ with the classes the code loads it with, the pipeline tasks, the files it downlo
 
 How an id becomes a stand-in:
 1. its *recipe*: diffusers (a diffusers class loads it), sentence-transformers, timm, files only
-   (`hf_hub_download` of a joblib/csv/...), a library's own format (ultralyticsplus' YOLO
-   checkpoint, a flair tagger, a SpeechBrain model: `standins_speechbrain.py`), or transformers;
+   (`hf_hub_download` of a joblib/csv/...), a library's own format (ultralyticsplus' and yolov5's YOLO
+   checkpoints, a flair tagger, a SpeechBrain model: `standins_speechbrain.py`, a pyannote model or
+   pipeline: `standins_pyannote.py`), or transformers;
 2. for transformers, its *model type*: the type of a concrete class the code names
    (`DetrForObjectDetection` -> detr; tokenizer and processor classes count too), else a model type
    named by the id (`facebook/wav2vec2-base-960h` -> wav2vec2) that every Auto class and pipeline
@@ -844,10 +845,18 @@ def resolve(item: dict, index: Index) -> dict:
     classes = item["classes"]
     if item["loaders"] and "sentence_transformers" in item["loaders"]:
         return {"kind": "sentence_transformers"}
+    if "yolov5" in item["loaders"]:
+        return {"kind": "yolov5"}
     if "ultralytics" in item["loaders"]:
         return {"kind": "ultralytics", "task": "segment" if "segment" in model_id else "detect"}
     if "flair" in item["loaders"]:
         return {"kind": "flair", "tag_type": flair_tag_type(model_id)}
+    if "pyannote" in item["loaders"] or {"Pipeline", "Model"} & set(classes):
+        from standins_pyannote import pyannote_recipe
+
+        recipe = pyannote_recipe(model_id)
+        if recipe is not None:
+            return {"kind": "pyannote", "recipe": recipe}
     interfaces = [x.split(":", 1)[1] for x in item["loaders"] if x.startswith("speechbrain:")]
     if interfaces:
         from standins_speechbrain import speechbrain_recipe
@@ -1512,6 +1521,26 @@ def build_yolo(task: str, out: str) -> None:
         json.dump({"task": task, "names": model.names}, f)
 
 
+def build_yolov5(out: str) -> None:
+    """yolov5's `yolov5.load("org/name")` lists the repository and downloads its .pt: a YOLOv5 at
+    1/16 of yolov5n's width, seeded, saved as yolov5's training checkpoint (the pickled model)."""
+    import torch
+    import yaml
+    import yolov5
+    from yolov5.models.yolo import DetectionModel
+
+    with open(os.path.join(yolov5.__path__[0], "models", "yolov5n.yaml")) as f:
+        cfg = yaml.safe_load(f)
+    cfg.update(width_multiple=0.0625, nc=2)
+    _seed("yolov5:detect")
+    model = DetectionModel(cfg, ch=3, nc=2)
+    model.names = {0: "object", 1: "background"}
+    checkpoint = {"epoch": -1, "best_fitness": None, "model": model.half(), "ema": None, "updates": None}
+    torch.save({**checkpoint, "optimizer": None, "date": "2023-05-01T00:00:00"}, os.path.join(out, "best.pt"))
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"model": "yolov5n", "names": model.names}, f)
+
+
 FLAIR_TAGS = {
     "ner": ["PER", "LOC", "ORG", "MISC"],
     "ner-ontonotes": [
@@ -1651,13 +1680,18 @@ def link_tree(src: str, dst: str) -> None:
                 shutil.copy2(os.path.join(base, name), target)
 
 
-def install(root: str, model_id: str, template: str, cache_dir: bool = False) -> None:
+def install(
+    root: str, model_id: str, template: str, cache_dir: bool = False, revisions: list[str] | None = None
+) -> None:
+    """Link the template in as the id's snapshot; `main` and every named revision point at it
+    (pyannote answers ask for `pyannote/speaker-diarization@2.1`)."""
     snap = snapshot_dir(root, model_id, cache_dir)
     link_tree(template, snap)
     refs = os.path.join(os.path.dirname(os.path.dirname(snap)), "refs")
     os.makedirs(refs, exist_ok=True)
-    with open(os.path.join(refs, "main"), "w") as f:
-        f.write(REVISION)
+    for revision in dict.fromkeys(["main", *(revisions or [])]):
+        with open(os.path.join(refs, revision), "w") as f:
+            f.write(REVISION)
 
 
 def verify(index: Index, item: dict, recipe: dict, directory: str) -> list[str]:
@@ -1709,6 +1743,34 @@ def add_pipeline_defaults(plan: list[dict]) -> list[dict]:
                 plan.append(item)
             if task not in item["tasks"]:
                 item["tasks"].append(task)
+    return plan
+
+
+def add_pyannote_references(plan: list[dict]) -> list[dict]:
+    """The models the pyannote pipelines' config.yaml name (segmentation, embedding) are part of
+    the world too, loaded the way the pipeline loads them."""
+    from standins_pyannote import extra_ids
+
+    by_id = {item["id"]: item for item in plan}
+    for reference in extra_ids():
+        model_id = reference.split("@")[0]
+        loader = "speechbrain:EncoderClassifier" if model_id.startswith("speechbrain/") else "pyannote"
+        item = by_id.setdefault(
+            model_id,
+            {
+                "id": model_id,
+                "classes": [],
+                "tasks": [],
+                "files": [],
+                "loaders": [],
+                "sources": ["pyannote"],
+                "hints": {},
+            },
+        )
+        if item not in plan:
+            plan.append(item)
+        if loader not in item["loaders"]:
+            item["loaders"].append(loader)
     return plan
 
 
@@ -1768,8 +1830,14 @@ class Builder:
                 build_timm(item["id"], directory)
             elif kind == "ultralytics":
                 build_yolo(recipe["task"], directory)
+            elif kind == "yolov5":
+                build_yolov5(directory)
             elif kind == "flair":
                 build_flair(recipe["tag_type"], directory)
+            elif kind == "pyannote":
+                from standins_pyannote import build_pyannote
+
+                build_pyannote(recipe["recipe"], directory, seed=SEED)
             elif kind == "speechbrain":
                 from standins_speechbrain import build_speechbrain
 
@@ -1830,7 +1898,12 @@ class Builder:
                     if recipe["kind"] == "flair":
                         install_flair(self.flair_root, target_id, template)
                     else:
-                        install(self.hf_root, target_id, template)
+                        install(
+                            self.hf_root,
+                            target_id,
+                            template,
+                            revisions=recipe.get("recipe", {}).get("revisions"),
+                        )
             entry["ok"] = True
         except Exception as exc:
             entry["ok"] = False
@@ -1854,7 +1927,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     with open(args.plan) as f:
-        plan = add_pipeline_defaults(json.load(f))
+        plan = add_pyannote_references(add_pipeline_defaults(json.load(f)))
     if args.only:
         plan = [item for item in plan if item["id"] in set(args.only)]
     builder = Builder(args.out, args.inputs)
