@@ -79,6 +79,55 @@ def test_changed_settings_or_edited_input_rerun_downstream(tmp_path):
     assert (tmp_path / "d").read_text() == "edited+d"
 
 
+def test_a_changed_sandbox_reruns_the_stages_that_run_code_in_it(tmp_path, monkeypatch):
+    """An eval's numbers depend on the sandbox world it ran against: a new execution environment
+    or stand-in world (a gorilla-rlaif upgrade) re-runs the evals in an existing directory."""
+    from gorilla_rlaif.harness.config import SandboxConfig
+    from gorilla_rlaif.harness.world import fingerprint
+    from gorilla_rlaif.pipeline.stages import sandbox_identity
+
+    calls: list[str] = []
+    world = {"id": "world-1"}
+
+    def stages() -> list[Stage]:
+        def body(name: str):
+            def go() -> dict:
+                calls.append(name)
+                (tmp_path / name).write_text(world["id"])
+                return {}
+
+            return go
+
+        return [
+            Stage("train", "t", body("train"), outputs=(tmp_path / "train",)),
+            Stage(
+                "eval",
+                "e",
+                body("eval"),
+                outputs=(tmp_path / "eval",),
+                after=("train",),
+                identity=lambda: world["id"],
+            ),
+        ]
+
+    Pipeline(stages(), tmp_path).run(progress=False)
+    assert calls == ["train", "eval"]
+    Pipeline(stages(), tmp_path).run(progress=False)
+    assert calls == ["train", "eval"]  # same world: nothing re-runs
+    world["id"] = "world-2"
+    plan = {d.stage.name: (d.run, d.reason) for d in Pipeline(stages(), tmp_path).plan()}
+    assert plan["eval"] == (True, "the sandbox (its execution environment or stand-in world) changed")
+    Pipeline(stages(), tmp_path).run(progress=False)
+    assert calls == ["train", "eval", "eval"] and (tmp_path / "eval").read_text() == "world-2"
+
+    # the identity the pipeline uses is the harness's sandbox hash, which follows the world
+    local = SandboxConfig(backend="local")
+    assert sandbox_identity(None) is None
+    before = sandbox_identity(local)
+    monkeypatch.setattr("gorilla_rlaif.harness.world.fingerprint", lambda: fingerprint() + "-changed")
+    assert sandbox_identity(local) != before
+
+
 def test_plan_predicts_the_run(tmp_path):
     run(tmp_path)
     (tmp_path / "c").unlink()

@@ -66,6 +66,9 @@ class Stage:
     # files or folders inside the outputs that later stages may update and that no stage reads as
     # data (a model directory's README.md and .eval_results/ get the eval results): not hashed
     volatile: tuple[str, ...] = ()
+    # what else decides the outputs and is neither config nor a file: the sandbox world an eval's
+    # code runs against (a new execution environment or stand-in world re-runs the evals)
+    identity: Callable[[], Any] | None = None
 
     def outputs_exist(self) -> bool:
         return all(p.exists() and (p.is_file() or any(p.iterdir())) for p in self.outputs)
@@ -178,7 +181,10 @@ class Pipeline:
         """What the stage's input hash covers (upstream outputs are hashed from disk, now)."""
         upstream = {name: self.output_hash(self.by_name[name]) for name in stage.after}
         files = {self._rel(p): self.hasher.path(p) for p in stage.files}
-        return {"config": stable_hash(stage.config, length=64), "upstream": upstream, "files": files}
+        inputs = {"config": stable_hash(stage.config, length=64), "upstream": upstream, "files": files}
+        if stage.identity is not None:
+            inputs["identity"] = stage.identity()
+        return inputs
 
     def output_hash(self, stage: Stage) -> str:
         return stable_hash([self.hasher.path(p, stage.volatile) for p in stage.outputs], length=64)
@@ -187,6 +193,8 @@ class Pipeline:
     def _why_changed(old: dict[str, Any], new: dict[str, Any]) -> str:
         if old.get("config") != new["config"]:
             return "settings changed"
+        if old.get("identity") != new.get("identity"):
+            return "the sandbox (its execution environment or stand-in world) changed"
         for kind in ("upstream", "files"):
             for name, value in new[kind].items():
                 if (old.get(kind) or {}).get(name) != value:

@@ -165,6 +165,7 @@ def _seed_stages(
             outputs=(paths["judge_report"], paths["judge_report"] / "judge_quality.json"),
             after=at("label"),
             config=r.judge_report,
+            identity=lambda: sandbox_identity(r.judge_report.sandbox),
         ),
         Stage(
             stage_name("publish", s),
@@ -204,9 +205,23 @@ def _seed_stages(
                 outputs=(cfg.run_dir, cfg.run_dir / "results.json"),
                 after=at("data", name),
                 config=cfg,
+                identity=lambda cfg=cfg: sandbox_identity(cfg.sandbox),
             )
         )
     return stages
+
+
+def sandbox_identity(sandbox: Any) -> str | None:
+    """The harness's `sandbox_hash` (limits, isolation, execution environment, stand-in world):
+    a stage whose code runs in the sandbox is out of date when it changes."""
+    if sandbox is None:
+        return None
+    from gorilla_rlaif.harness.run import sandbox_hash
+
+    try:
+        return sandbox_hash(sandbox)
+    except Exception as exc:  # a remote sandbox that does not answer: the stage runs and says so
+        return f"unavailable: {type(exc).__name__}"
 
 
 def _limit_text(limit: int | None) -> str:
