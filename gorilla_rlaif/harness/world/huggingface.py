@@ -8,9 +8,9 @@ code's syntax tree, not guessed from names: `X.from_pretrained("id")` (with `id`
 name bound to one), `pipeline("task", model="id")`, `SentenceTransformer("id")`,
 `hf_hub_download(repo_id="id", filename="f")` / `hf_hub_url(...)`, `timm.create_model("hf_hub:id")`,
 and the libraries that read the Hub themselves: ultralyticsplus (`YOLO("org/name")`), yolov5
-(`yolov5.load("org/name")`), flair
-(`SequenceTagger.load("org/name")`), huggingsound (`SpeechRecognitionModel("org/name")`: a wav2vec2
-CTC model) and SpeechBrain (`Interface.from_hparams(source="org/name")`).
+(`yolov5.load("org/name")`), flair (`SequenceTagger.load("org/name")`), huggingsound
+(`SpeechRecognitionModel("org/name")`: a wav2vec2 CTC model) and SpeechBrain
+(`Interface.from_hparams(source="org/name")`).
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def _callee(node: ast.Call) -> tuple[str, str]:
 def usages_in_code(code: str) -> list[tuple[str, str, str]]:
     """`(model_id, kind, detail)` for every way `code` loads a Hugging Face model id. Kinds:
     'class' (detail: the class name), 'pipeline' (the task, '' if none), 'file' (the file name),
-    'sentence_transformers', 'timm', 'keras', 'ultralytics', 'yolov5', 'flair', 'speechbrain' (detail: the
-    interface class). Unparseable code yields nothing."""
+    'sentence_transformers', 'timm', 'keras', 'ultralytics', 'yolov5', 'flair', 'speechbrain'
+    (detail: the interface class). Unparseable code yields nothing."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):

@@ -1482,63 +1482,61 @@ def build_timm(model_id: str, out: str) -> None:
 # ------------------------------------------------------------ libraries that read the Hub themselves
 
 
+def _tiny_yolo_cfg(path: str, classes: int) -> dict:
+    """A YOLO model yaml at 1/16 of its width, for `classes` classes."""
+    import yaml
+
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    cfg.update(width_multiple=0.0625, nc=classes)
+    return cfg
+
+
+def _save_yolo(out: str, model, config: dict, **extra) -> None:
+    """`best.pt` as the YOLO libraries' training checkpoint (the pickled half-precision model; no
+    optimizer state), and the repository's config.json."""
+    import torch
+
+    checkpoint = {"epoch": -1, "best_fitness": None, "model": model.half(), "ema": None, "updates": None}
+    torch.save(
+        {**checkpoint, "optimizer": None, "date": "2023-05-01T00:00:00", **extra},
+        os.path.join(out, "best.pt"),
+    )
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({**config, "names": model.names}, f)
+
+
 def build_yolo(task: str, out: str) -> None:
     """ultralyticsplus's `YOLO("org/name")` downloads `best.pt` (and lists the repository's files):
     a YOLOv8 of the task at 1/16 of yolov8n's width (0.4 M parameters), seeded, saved as the
     training checkpoint ultralytics 8.0 writes (the pickled model plus its train args)."""
-    import torch
     import ultralytics
-    import yaml
     from ultralytics.nn.tasks import DetectionModel, SegmentationModel
     from ultralytics.yolo.utils import DEFAULT_CFG_DICT
 
-    root = os.path.join(ultralytics.__path__[0], "models", "v8")
     name = os.path.join("seg", "yolov8n-seg.yaml") if task == "segment" else "yolov8n.yaml"
-    with open(os.path.join(root, name)) as f:
-        cfg = yaml.safe_load(f)
     labels = ["object", "background"] if task == "detect" else ["region"]
-    cfg.update(width_multiple=0.0625, nc=len(labels))
+    cfg = _tiny_yolo_cfg(os.path.join(ultralytics.__path__[0], "models", "v8", name), len(labels))
     _seed(f"yolo:{task}")
     model = (SegmentationModel if task == "segment" else DetectionModel)(
         cfg, ch=3, nc=len(labels), verbose=False
     )
     model.names = dict(enumerate(labels))
-    args = {**DEFAULT_CFG_DICT, "task": task, "model": name, "imgsz": 640}
-    model.args = args
-    checkpoint = {
-        "epoch": -1,
-        "best_fitness": None,
-        "model": model.half(),
-        "ema": None,
-        "updates": None,
-        "optimizer": None,
-        "train_args": args,
-        "date": "2023-05-01T00:00:00",
-        "version": ultralytics.__version__,
-    }
-    torch.save(checkpoint, os.path.join(out, "best.pt"))
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"task": task, "names": model.names}, f)
+    model.args = {**DEFAULT_CFG_DICT, "task": task, "model": name, "imgsz": 640}
+    _save_yolo(out, model, {"task": task}, train_args=model.args, version=ultralytics.__version__)
 
 
 def build_yolov5(out: str) -> None:
     """yolov5's `yolov5.load("org/name")` lists the repository and downloads its .pt: a YOLOv5 at
     1/16 of yolov5n's width, seeded, saved as yolov5's training checkpoint (the pickled model)."""
-    import torch
-    import yaml
     import yolov5
     from yolov5.models.yolo import DetectionModel
 
-    with open(os.path.join(yolov5.__path__[0], "models", "yolov5n.yaml")) as f:
-        cfg = yaml.safe_load(f)
-    cfg.update(width_multiple=0.0625, nc=2)
+    cfg = _tiny_yolo_cfg(os.path.join(yolov5.__path__[0], "models", "yolov5n.yaml"), 2)
     _seed("yolov5:detect")
     model = DetectionModel(cfg, ch=3, nc=2)
     model.names = {0: "object", 1: "background"}
-    checkpoint = {"epoch": -1, "best_fitness": None, "model": model.half(), "ema": None, "updates": None}
-    torch.save({**checkpoint, "optimizer": None, "date": "2023-05-01T00:00:00"}, os.path.join(out, "best.pt"))
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"model": "yolov5n", "names": model.names}, f)
+    _save_yolo(out, model, {"model": "yolov5n"})
 
 
 FLAIR_TAGS = {
@@ -1711,6 +1709,25 @@ def verify(index: Index, item: dict, recipe: dict, directory: str) -> list[str]:
     return errors
 
 
+def plan_item(plan: list[dict], by_id: dict[str, dict], model_id: str, source: str) -> dict:
+    """The plan's item for `model_id`, added (in `huggingface.collect`'s shape) if the planner had
+    none: ids the builder itself knows the world needs."""
+    item = by_id.get(model_id)
+    if item is None:
+        item = {
+            "id": model_id,
+            "classes": [],
+            "tasks": [],
+            "files": [],
+            "loaders": [],
+            "sources": [source],
+            "hints": {},
+        }
+        by_id[model_id] = item
+        plan.append(item)
+    return item
+
+
 def add_pipeline_defaults(plan: list[dict]) -> list[dict]:
     """`pipeline("task")` without a model loads the task's default model (transformers 4.36's
     `SUPPORTED_TASKS`): those ids are part of the API world too."""
@@ -1728,19 +1745,7 @@ def add_pipeline_defaults(plan: list[dict]) -> list[dict]:
             model_id = model.get("pt", (None,))[0] if isinstance(model, dict) else None
             if not model_id:
                 continue
-            item = by_id.get(model_id)
-            if item is None:
-                item = {
-                    "id": model_id,
-                    "classes": [],
-                    "tasks": [],
-                    "files": [],
-                    "loaders": [],
-                    "sources": ["pipeline-default"],
-                    "hints": {},
-                }
-                by_id[model_id] = item
-                plan.append(item)
+            item = plan_item(plan, by_id, model_id, "pipeline-default")
             if task not in item["tasks"]:
                 item["tasks"].append(task)
     return plan
@@ -1755,20 +1760,7 @@ def add_pyannote_references(plan: list[dict]) -> list[dict]:
     for reference in extra_ids():
         model_id = reference.split("@")[0]
         loader = "speechbrain:EncoderClassifier" if model_id.startswith("speechbrain/") else "pyannote"
-        item = by_id.setdefault(
-            model_id,
-            {
-                "id": model_id,
-                "classes": [],
-                "tasks": [],
-                "files": [],
-                "loaders": [],
-                "sources": ["pyannote"],
-                "hints": {},
-            },
-        )
-        if item not in plan:
-            plan.append(item)
+        item = plan_item(plan, by_id, model_id, "pyannote")
         if loader not in item["loaders"]:
             item["loaders"].append(loader)
     return plan
@@ -1839,17 +1831,10 @@ class Builder:
 
                 build_pyannote(recipe["recipe"], directory, seed=SEED)
             elif kind == "speechbrain":
-                from standins_speechbrain import build_speechbrain
+                from standins_speechbrain import build_recipe
 
                 _seed(key)
-                build_speechbrain(
-                    recipe["interface"],
-                    directory,
-                    seed=SEED,
-                    sample_rate=recipe["sample_rate"],
-                    num_spks=recipe["num_spks"],
-                    variant=recipe["variant"],
-                )
+                build_recipe(recipe, directory, seed=SEED)
             else:
                 raise ValueError(f"no stand-in recipe for {kind} models")
         except Exception as exc:

@@ -129,29 +129,25 @@ _DIAR_31 = {  # pyannote/speaker-diarization-3.1
         "segmentation": {"min_duration_off": 0.0},
     },
 }
+_DETECTION_21 = {  # the 2.1 detection pipelines' instantiated hyper-parameters (VAD and OSD alike)
+    "min_duration_off": 0.09791355693027545,
+    "min_duration_on": 0.05537587440407595,
+    "offset": 0.4806866463041527,
+    "onset": 0.8104268538848918,
+}
 _VAD_21 = {  # pyannote/voice-activity-detection
     "pipeline": {
         "name": "pyannote.audio.pipelines.VoiceActivityDetection",
         "params": {"segmentation": _SEG_IS21},
     },
-    "params": {
-        "min_duration_off": 0.09791355693027545,
-        "min_duration_on": 0.05537587440407595,
-        "offset": 0.4806866463041527,
-        "onset": 0.8104268538848918,
-    },
+    "params": _DETECTION_21,
 }
 _OSD_21 = {  # pyannote/overlapped-speech-detection
     "pipeline": {
         "name": "pyannote.audio.pipelines.OverlappedSpeechDetection",
         "params": {"segmentation": _SEG_IS21},
     },
-    "params": {
-        "min_duration_off": 0.09791355693027545,
-        "min_duration_on": 0.05537587440407595,
-        "offset": 0.4806866463041527,
-        "onset": 0.8104268538848918,
-    },
+    "params": _DETECTION_21,
 }
 
 # ---------------------------------------------------------------------------
@@ -296,24 +292,6 @@ def repo_folder_name(model_id):
 # ---------------------------------------------------------------------------
 
 
-def _dump_yaml(obj, indent=0):
-    lines = []
-    pad = "  " * indent
-    for k, v in obj.items():
-        if isinstance(v, dict):
-            lines.append(f"{pad}{k}:")
-            lines.append(_dump_yaml(v, indent + 1))
-        else:
-            if isinstance(v, bool):
-                s = "true" if v else "false"
-            elif isinstance(v, (int, float)):
-                s = repr(v)
-            else:
-                s = str(v)
-            lines.append(f"{pad}{k}: {s}")
-    return "\n".join(lines)
-
-
 def _build_model(recipe, out, seed):
     import importlib
 
@@ -361,8 +339,10 @@ def build_pyannote(recipe, out, seed=0):
     """Write the snapshot files of ``recipe`` into directory ``out`` (flat)."""
     os.makedirs(out, exist_ok=True)
     if recipe["kind"] == "pipeline":
+        import yaml
+
         with open(os.path.join(out, "config.yaml"), "w") as fp:
-            fp.write(_dump_yaml(recipe["config"]) + "\n")
+            yaml.safe_dump(recipe["config"], fp, sort_keys=False)
     elif recipe["kind"] in ("segmentation-model", "embedding-model"):
         _build_model(recipe, out, seed)
     else:

@@ -107,6 +107,12 @@ def build_for_id(model_id, out, seed=0):
     rec = speechbrain_recipe(model_id)
     if rec is None:
         raise ValueError(f"no SpeechBrain stand-in recipe for {model_id!r}")
+    build_recipe(rec, out, seed)
+    return rec
+
+
+def build_recipe(rec, out, seed=0):
+    """Build what `speechbrain_recipe` returned (extra keys, such as a caller's `kind`, ignored)."""
     build_speechbrain(
         rec["interface"],
         out,
@@ -115,7 +121,6 @@ def build_for_id(model_id, out, seed=0):
         num_spks=rec["num_spks"],
         variant=rec["variant"],
     )
-    return rec
 
 
 # --------------------------------------------------------------------------
@@ -189,6 +194,36 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
         decoder: !ref <Decoder>
 """
 
+# The speaker / language classifier both embedding models feed, and what the interface loads.
+_CLASSIFIER_TAIL = """\
+classifier: !new:speechbrain.lobes.models.Xvector.Classifier
+    input_shape: [null, null, !ref <emb_dim>]
+    activation: !name:torch.nn.LeakyReLU
+    lin_blocks: 1
+    lin_neurons: !ref <emb_dim>
+    out_neurons: !ref <out_n_neurons>
+
+mean_var_norm_emb: !new:speechbrain.processing.features.InputNormalization
+    norm_type: global
+    std_norm: False
+
+modules:
+    compute_features: !ref <compute_features>
+    mean_var_norm: !ref <mean_var_norm>
+    embedding_model: !ref <embedding_model>
+    mean_var_norm_emb: !ref <mean_var_norm_emb>
+    classifier: !ref <classifier>
+
+label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
+
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        embedding_model: !ref <embedding_model>
+        mean_var_norm_emb: !ref <mean_var_norm_emb>
+        classifier: !ref <classifier>
+        label_encoder: !ref <label_encoder>
+"""
+
 _XVECTOR_YAML = """\
 # ############################################################################
 # Model: xvector for speaker recognition (tiny random-weight stand-in)
@@ -220,33 +255,8 @@ embedding_model: !new:speechbrain.lobes.models.Xvector.Xvector
     tdnn_dilations: [1, 2, 3, 1, 1]
     lin_neurons: !ref <emb_dim>
 
-classifier: !new:speechbrain.lobes.models.Xvector.Classifier
-    input_shape: [null, null, !ref <emb_dim>]
-    activation: !name:torch.nn.LeakyReLU
-    lin_blocks: 1
-    lin_neurons: !ref <emb_dim>
-    out_neurons: !ref <out_n_neurons>
-
-mean_var_norm_emb: !new:speechbrain.processing.features.InputNormalization
-    norm_type: global
-    std_norm: False
-
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    mean_var_norm_emb: !ref <mean_var_norm_emb>
-    classifier: !ref <classifier>
-
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        mean_var_norm_emb: !ref <mean_var_norm_emb>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
 """
+
 
 _ECAPA_YAML = """\
 # ############################################################################
@@ -280,33 +290,8 @@ embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
     se_channels: 8
     lin_neurons: !ref <emb_dim>
 
-classifier: !new:speechbrain.lobes.models.Xvector.Classifier
-    input_shape: [null, null, !ref <emb_dim>]
-    activation: !name:torch.nn.LeakyReLU
-    lin_blocks: 1
-    lin_neurons: !ref <emb_dim>
-    out_neurons: !ref <out_n_neurons>
-
-mean_var_norm_emb: !new:speechbrain.processing.features.InputNormalization
-    norm_type: global
-    std_norm: False
-
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    mean_var_norm_emb: !ref <mean_var_norm_emb>
-    classifier: !ref <classifier>
-
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        mean_var_norm_emb: !ref <mean_var_norm_emb>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
 """
+
 
 _METRICGAN_YAML = """\
 # #################################
@@ -531,12 +516,12 @@ def _render(interface, sample_rate=None, num_spks=None, variant=None):
     if interface in ("EncoderClassifier", "SpeakerRecognition"):
         if variant in (None, "xvector-spkrec"):
             labels = _SPKREC_LABELS
-            return _XVECTOR_YAML.format(n_labels=len(labels)), labels
+            return (_XVECTOR_YAML + _CLASSIFIER_TAIL).format(n_labels=len(labels)), labels
         if variant == "ecapa-spkrec":
             labels = _SPKREC_LABELS
-            return _ECAPA_YAML.format(n_mels=80, n_labels=len(labels)), labels
+            return (_ECAPA_YAML + _CLASSIFIER_TAIL).format(n_mels=80, n_labels=len(labels)), labels
         labels = _LANGID_LABELS  # "ecapa-langid"
-        return _ECAPA_YAML.format(n_mels=60, n_labels=len(labels)), labels
+        return (_ECAPA_YAML + _CLASSIFIER_TAIL).format(n_mels=60, n_labels=len(labels)), labels
     if interface == "SpectralMaskEnhancement":
         return _METRICGAN_YAML, None
     if interface == "WaveformEnhancement":
