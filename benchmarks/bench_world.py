@@ -73,6 +73,44 @@ def made_up(hub: str, code: str) -> str:
     return code
 
 
+# Modules answers import that no package provides (none on PyPI under that name or a close one,
+# checked 2026-11-29 with `pip index versions`): the answer cannot run anywhere as written.
+UNPUBLISHED = {
+    "some_module": "a placeholder module name",
+    "audio_models": "a module of the model author's own project (not a published package)",
+    "TF_Decision_Trees": "a module no package provides (TensorFlow's decision forests are `tensorflow_decision_forests`)",
+}
+
+
+def _library_format(code: str) -> str | None:
+    """The library whose format the stand-in of an id in `code` has, when not transformers'
+    (asteroid, Stable-Baselines3): the world's own recipes say (`standins_libs.py`)."""
+    import importlib.util
+
+    from gorilla_rlaif.harness.world import huggingface
+
+    spec = importlib.util.spec_from_file_location(
+        "standins_libs", Path(huggingface.__file__).with_name("standins_libs.py")
+    )
+    libs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(libs)
+    for model_id, _, _ in huggingface.usages_in_code(code):
+        if libs.asteroid_recipe(model_id):
+            return "asteroid"
+        if libs.sb3_recipe(model_id):
+            return "Stable-Baselines3"
+    return None
+
+
+def _installed(top: str) -> bool:
+    """Whether the execution environment has the top-level module `top` (so a missing submodule
+    of it is the answer's mistake, not the environment's)."""
+    from gorilla_rlaif.harness.world import env
+
+    site = env.site_packages(env.env_dir())
+    return (site / top).is_dir() or (site / f"{top}.py").is_file()
+
+
 def failure_reason(status: str, result: dict | None, code: str | None) -> str:
     """One line saying why a gold answer does not run, most specific first."""
     if status == "no_code":
@@ -97,6 +135,10 @@ def failure_reason(status: str, result: dict | None, code: str | None) -> str:
             top = module.group(1).split(".")[0]
             if top == "fairseq":
                 return "needs fairseq, which does not install on Python 3.11"
+            if top in UNPUBLISHED:
+                return f"imports `{top}`, {UNPUBLISHED[top]}"
+            if module.group(1) != top and _installed(top):
+                return f"imports `{module.group(1)}`, which `{top}` does not have"
             if needs_gpu:
                 return f"needs a GPU, and `{top}`, a library outside the execution environment"
             return f"needs `{top}`, a library outside the execution environment"
@@ -109,6 +151,9 @@ def failure_reason(status: str, result: dict | None, code: str | None) -> str:
         return f"needs a GPU ({text[:80]})"
     if "Token is required" in text or "use_auth_token" in code:
         return "needs a Hugging Face access token (a gated model)"
+    dataset = re.search(r"load_dataset\(\s*['\"]([^'\"]+)['\"]", code)
+    if dataset and status == "hub_error" and re.search(r"your|path|dataset_name", dataset.group(1), re.I):
+        return f"loads a placeholder dataset (`{dataset.group(1)}`)"
     if "load_dataset" in code and ("dataset" in text.lower() or "Offline" in text):
         return "loads a dataset from the Hub (not part of the stand-in world)"
     if error == "EOFError":
@@ -116,9 +161,15 @@ def failure_reason(status: str, result: dict | None, code: str | None) -> str:
     if "Unknown task" in text:
         task = re.search(r"Unknown task ([\w-]+)", text)
         return f"asks for a pipeline task transformers does not have (`{task.group(1) if task else '?'}`)"
-    if "cached_download(" in code and status == "hub_error":
-        return "needs the legacy `cached_download(url)` cache layout, which the stand-in world does not fill"
-    if status == "hub_error" and "is not cached locally" in text:
+    if status == "hub_error" and re.search(r"['\"]\{[A-Z][A-Z _]*\}[^'\"]*['\"]", code):
+        return "downloads a placeholder file name (`{MODEL FILENAME}.zip`), which no repository has"
+    if status == "hub_error" and (library := _library_format(code)) and "transformers" in code:
+        return f"loads a repository in {library}'s format with transformers (no config.json: not a transformers model)"
+    if status == "hub_error" and (
+        "is not cached locally" in text
+        or "cannot find the requested files in the local cache" in text
+        or "cached_download(" in code
+    ):
         return "needs a file or revision of the repository that its stand-in does not have"
     if "from_hparams" in code and status == "hub_error":
         return "loads a SpeechBrain model (its files are not in the stand-in world)"
@@ -126,6 +177,12 @@ def failure_reason(status: str, result: dict | None, code: str | None) -> str:
         return "pyannote/brouhaha needs the `brouhaha` package (not on PyPI): no stand-in"
     if "detectron2" in text or "layoutlmv2" in code.lower():
         return "LayoutLMv2 needs detectron2 (not installable here): no stand-in"
+    if m := re.search(r"No mask_token \((\S+)\) found on the input", text):
+        return f"writes a mask token the model does not use (its mask token is `{m.group(1)}`)"
+    if re.search(r"KeyError: '(start_)?logits'", f"{error}: {text}") and re.search(
+        r"model\s*=\s*AutoModel\.", code
+    ):
+        return "calls `pipeline()` with a headless `AutoModel` (no task head, so no logits)"
     return _code_fault(" ".join(message)) or f"{status}: {error}: {text}"[:200]
 
 
@@ -139,6 +196,7 @@ GOLD_FAULTS = (
     "asks for a pipeline task",
     "needs a GPU",
     "needs a Hugging Face access token",
+    "needs an OpenAI API key",
     "waits for keyboard input",
     "loads a ",
     "gives `pipeline()`",
@@ -152,10 +210,18 @@ GOLD_FAULTS = (
     "calls the TF Hub model",
     "calls a `hub.load` object",
     "passes `...`",
+    "downloads a placeholder file name",
+    "writes a mask token the model does not use",
+    "calls a module as a function",
+    "feeds float tensors",
+    "tokenizes a batch",
+    "passes a string where",
+    "builds a pandas DataFrame",
+    "passes a `",
+    "passes an image",
 )
 ENVIRONMENT_FAULTS = (
     "needs `",
-    "needs the legacy `cached_download",
     "needs a file or revision",
     "needs fairseq",
     "LayoutLMv2 needs detectron2",
@@ -199,6 +265,8 @@ def _code_fault(text: str) -> str | None:
         return "feeds random float frames (`np.random.randn`) the image processor refuses (outside [0, 1])"
     if m := re.search(r"Read-only file system: '/cache/huggingface/hub/models--([^']+)'", text):
         return f"`{m.group(1).replace('--', '/')}` has no stand-in (refused at build: see the world's report.json)"
+    if "api.openai.com" in text:
+        return "needs an OpenAI API key and the network (it calls the OpenAI API)"
     if m := re.search(r"HTTPS?ConnectionPool\(host='([^']+)'", text):
         return f"fetches a placeholder URL (`{m.group(1)}`)"
     placeholder = re.search(r"Incorrect image source.*? Got (.+?)\. Failed", text) or re.search(
@@ -229,6 +297,29 @@ def _code_fault(text: str) -> str | None:
         return "gives the table-QA pipeline a table that is not a DataFrame"
     if "You need to specify either `text` or `text_target`" in text:
         return "calls a tokenizer without text"
+    if "ValueError: table is empty" in text or text.endswith("table is empty"):
+        return "gives the table-QA pipeline an empty table"
+    if "'module' object is not callable" in text:
+        return "calls a module as a function (`from X import name` imported a module, not a function)"
+    if m := re.search(r"module '([\w.]+)' has no attribute '(\w+)'", text):
+        return f"calls `{m.group(1)}.{m.group(2)}`, which the module `{m.group(1)}` does not have"
+    if "Expected tensor for argument #1 'indices' to have one of the following scalar types" in text:
+        return "feeds float tensors where the model takes token ids"
+    if "Provide either `prompt` or `prompt_embeds`" in text:
+        return "calls `pipe()` of a diffusers pipeline without a prompt"
+    if "Unable to create tensor, you should probably activate truncation and/or padding" in text:
+        return "tokenizes a batch of texts of different lengths without `padding=True`"
+    if "Words must be of type `List[str]`" in text:
+        return "passes a string where the tokenizer takes pre-split words"
+    if (
+        "All arrays must be of the same length" in text
+        or "If using all scalar values, you must pass an index" in text
+    ):
+        return "builds a pandas DataFrame from columns it cannot align (different lengths, or scalars without an index)"
+    if "text input must of type `str`" in text:
+        return "passes an image (a pixel array) to a tokenizer as its text"
+    if m := re.search(r"Could not infer dtype of (\w+)", text):
+        return f"passes a `{m.group(1)}` where a tensor is expected"
     return None
 
 

@@ -2,8 +2,9 @@
 real sandboxes with the execution environment: answers that use what transformers 5 removed, an
 encoder-decoder, a vision model with its processor, audio models through ffmpeg, diffusers and
 sentence-transformers stand-ins, the libraries that read the Hub themselves (ultralyticsplus, yolov5,
-flair, SpeechBrain, huggingsound, pyannote), made-up ids failing as `hub_error`, and sample inputs that every
-snippet finds fresh."""
+flair, SpeechBrain, huggingsound, pyannote, asteroid, Stable-Baselines3, Optimum), the legacy
+`cached_download` lookup, Hub datasets, made-up ids failing as `hub_error`, and sample inputs that
+every snippet finds fresh."""
 
 from __future__ import annotations
 
@@ -120,6 +121,67 @@ def test_pip_check_waivers_are_the_locks_and_the_built_environment_needs_no_othe
     check = subprocess.run([str(env.python(built)), "-m", "pip", "check"], capture_output=True, text=True)
     assert env.unwaived(check.stdout, allowed) == []
     assert "opencv-python" in check.stdout  # the waivers are still needed (drop them when not)
+
+
+def test_planner_reads_revisions_csv_delimiters_and_rl_downloads():
+    code = (
+        "p = StableDiffusionImageVariationPipeline.from_pretrained('lambdalabs/sd-image-variations-diffusers', revision='v2.0')\n"
+        "df = pd.read_csv(cached_download(hf_hub_url('julien-c/wine-quality', 'winequality-red.csv')), sep=';')\n"
+        "zip_path = load_from_hub('sb3/ppo-CartPole-v1', 'ppo-CartPole-v1.zip')\n"
+    )
+    usages = huggingface.usages_in_code(code)
+    assert ("lambdalabs/sd-image-variations-diffusers", "revision", "v2.0") in usages
+    assert ("julien-c/wine-quality", "csvsep", ";") in usages
+    assert ("sb3/ppo-CartPole-v1", "file", "ppo-CartPole-v1.zip") in usages
+    # without `sep=` the CSVs are comma-separated, as the samples are: nothing to record
+    assert not [u for u in huggingface.usages_in_code(code.replace("sep=';'", "")) if u[1] == "csvsep"]
+
+
+def test_library_recipes_follow_the_names_of_the_repositories():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(huggingface.__file__).with_name("standins_libs.py")
+    spec = importlib.util.spec_from_file_location("standins_libs", path)
+    libs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(libs)  # standard library only at module level: importable here
+    assert libs.asteroid_recipe("JorisCos/ConvTasNet_Libri3Mix_sepclean_8k") == {
+        "kind": "asteroid",
+        "model": "ConvTasNet",
+        "n_src": 3,
+        "sample_rate": 8000,
+    }
+    assert libs.asteroid_recipe("JorisCos/DCCRNet_Libri1Mix_enhsingle_16k")["n_src"] == 1
+    assert libs.asteroid_recipe("JorisCos/DCCRNet_Libri1Mix_enhsingle_16k")["sample_rate"] == 16000
+    assert libs.asteroid_recipe("facebook/bart-large") is None
+    assert libs.sb3_recipe("HumanCompatibleAI/ppo-seals-CartPole-v0") == {
+        "kind": "sb3",
+        "algo": "ppo",
+        "env": "seals-CartPole-v0",
+    }
+    assert libs.sb3_recipe("sb3/qrdqn-PongNoFrameskip-v4")["algo"] == "qrdqn"
+    assert libs.sb3_recipe("distilgpt2") is None
+
+
+def test_the_pipeline_task_patch_is_installed_only_where_the_code_omits_the_task():
+    assert sandbox_site.PIPELINE_WITHOUT_TASK.search("p = pipeline(model='x/y')")
+    assert sandbox_site.PIPELINE_WITHOUT_TASK.search("p = pipeline( model = 'x/y')")
+    assert not sandbox_site.PIPELINE_WITHOUT_TASK.search("p = pipeline('fill-mask', model='x/y')")
+
+
+def test_prepared_datasets_are_seen_where_the_sandbox_mounts_them():
+    import importlib.util
+    from pathlib import Path
+
+    from gorilla_rlaif.harness.config import SandboxConfig, sandbox_env
+
+    path = Path(huggingface.__file__).with_name("standins_datasets.py")
+    spec = importlib.util.spec_from_file_location("standins_datasets", path)
+    datasets_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(datasets_module)
+    env = sandbox_env(SandboxConfig(), marker="x")
+    assert env["HF_HOME"] + "/datasets" == datasets_module.SANDBOX_DATASETS
+    assert env["HF_DATASETS_CACHE"].startswith(env["HOME"])  # writable: locks and map caches
 
 
 # ----------------------------------------------------------------------------- answers in real sandboxes
@@ -278,6 +340,74 @@ SNIPPETS = {
         "from transformers import pipeline\npipeline('text-classification', model='gorilla-made-up/sentiment')"
     ),
     "unknown_url": "import requests\nrequests.get('https://example.com/api/data.json', timeout=5)",
+    # asteroid: a tiny ConvTasNet in asteroid's serialized format, found by its legacy cache lookup
+    "asteroid": (
+        "from asteroid.models import ConvTasNet\nimport numpy as np\n"
+        "model = ConvTasNet.from_pretrained('JorisCos/ConvTasNet_Libri3Mix_sepclean_8k')\n"
+        "print(model.separate(np.zeros((1, 8000), dtype='float32')).shape[1], model.sample_rate)"
+    ),
+    "made_up_asteroid": (
+        "from asteroid.models import ConvTasNet\nConvTasNet.from_pretrained('gorilla-made-up/ConvTasNet_Libri2Mix')"
+    ),
+    # Stable-Baselines3: the repository's zip, with the environment's real spaces
+    "sb3": (
+        "from huggingface_sb3 import load_from_hub\nfrom stable_baselines3 import DQN\n"
+        "import gymnasium as gym\n"
+        "model = DQN.load(load_from_hub('araffin/dqn-LunarLander-v2', 'dqn-LunarLander-v2.zip'))\n"
+        "env = gym.make('LunarLander-v2')\nobs, _ = env.reset(seed=0)\n"
+        "action, _ = model.predict(obs, deterministic=True)\n"
+        "print(model.observation_space.shape[0], model.action_space.n, env.action_space.contains(int(action)))"
+    ),
+    "made_up_sb3": (
+        "from huggingface_sb3 import load_from_hub\nload_from_hub('gorilla-made-up/ppo-CartPole-v1', 'ppo-CartPole-v1.zip')"
+    ),
+    # Optimum: the stand-in's ONNX export, run by ONNX Runtime inside a transformers pipeline
+    "optimum": (
+        "from transformers import AutoTokenizer, pipeline\n"
+        "from optimum.onnxruntime import ORTModelForSeq2SeqLM\n"
+        "tokenizer = AutoTokenizer.from_pretrained('optimum/t5-small')\n"
+        "model = ORTModelForSeq2SeqLM.from_pretrained('optimum/t5-small')\n"
+        "out = pipeline('translation_en_to_fr', model=model, tokenizer=tokenizer)('A house with a garden.')\n"
+        "print(type(model).__name__, sorted(out[0]))"
+    ),
+    # the legacy `cached_download(hf_hub_url(...))` lookup, and a CSV in the delimiter the code reads
+    "legacy_download": (
+        "from huggingface_hub import hf_hub_url, cached_download\nimport joblib\nimport pandas as pd\n"
+        "model = joblib.load(cached_download(hf_hub_url('julien-c/wine-quality', 'sklearn_model.joblib')))\n"
+        "df = pd.read_csv(cached_download(hf_hub_url('julien-c/wine-quality', 'winequality-red.csv')), sep=';')\n"
+        "X = df.drop(['quality'], axis=1)\nprint(len(model.predict(X[:3])), df.shape[1] > 2)"
+    ),
+    "made_up_legacy": (
+        "from huggingface_hub import hf_hub_url, cached_download\n"
+        "cached_download(hf_hub_url('gorilla-made-up/wine', 'sklearn_model.joblib'))"
+    ),
+    # `pipeline(model=...)` without a task: the Hub's pipeline_tag, from the world
+    "pipeline_without_task": (
+        "from transformers import pipeline\nclassifier = pipeline(model='martin-ha/toxic-comment-model')\n"
+        "print(classifier.task, sorted(classifier('This is a comment.')[0]))"
+    ),
+    # Hub datasets: prepared in datasets' cache layout, read-only underneath, writable for `map`
+    "dataset": (
+        "from datasets import load_dataset\nimport soundfile as sf\n"
+        "ds = load_dataset('hf-internal-testing/librispeech_asr_dummy', 'clean', split='validation')\n"
+        "audio = ds[0]['audio']\nlengths = ds.map(lambda x: {'n': len(x['text'])})\n"
+        "xvectors = load_dataset('Matthijs/cmu-arctic-xvectors', split='validation')\n"
+        "print(audio['sampling_rate'], sf.read(ds[0]['file'])[1], lengths[0]['n'] > 0, len(xvectors[7306]['xvector']))"
+    ),
+    # the Hub's answer for an id outside the world: RepositoryNotFoundError (so `hub_error`)
+    "made_up_pipeline_task": (
+        "from transformers import pipeline\nfrom transformers.pipelines import get_task\n"
+        "classifier = pipeline(model='martin-ha/toxic-comment-model')\nget_task('gorilla-made-up/sentiment')"
+    ),
+    "made_up_dataset": "from datasets import load_dataset\nload_dataset('gorilla-made-up/speech', split='train')",
+    # a diffusers pipeline at the revision the answer names
+    "image_variation": (
+        "from diffusers import StableDiffusionImageVariationPipeline\nfrom PIL import Image\n"
+        "pipe = StableDiffusionImageVariationPipeline.from_pretrained(\n"
+        "    'lambdalabs/sd-image-variations-diffusers', revision='v2.0')\n"
+        "out = pipe(Image.open('path/to/image.jpg'), guidance_scale=3, num_inference_steps=2)\n"
+        "print(type(out['images'][0]).__name__)"
+    ),
     # the snippet's writes do not reach the next snippet: the sample is fresh again
     "overwrite_sample": "open('path/to/image.jpg', 'wb').write(b'overwritten')\nprint('done')",
     "sample_again": "from PIL import Image\nprint(Image.open('path/to/image.jpg').size)",
@@ -319,6 +449,14 @@ def test_answers_run_against_the_huggingface_world(backend, tmp_path):
     assert by_id["huggingsound"].stdout.split()[-2:] == ["2", "transcription"]
     assert by_id["pyannote_diarization"].stdout.split()[-2:] == ["Annotation", "True"]
     assert by_id["pyannote_vad"].stdout.split()[-1] == "Annotation"
+    assert by_id["asteroid"].stdout.split()[-2:] == ["3", "8000"]  # Libri3Mix: three sources, 8 kHz
+    assert by_id["sb3"].stdout.split()[-3:] == ["8", "4", "True"]  # LunarLander's spaces
+    assert by_id["optimum"].stdout.split()[0] == "ORTModelForSeq2SeqLM"
+    assert by_id["optimum"].stdout.strip().endswith("['translation_text']")
+    assert by_id["legacy_download"].stdout.split() == ["3", "True"]
+    assert by_id["pipeline_without_task"].stdout.split()[0] == "text-classification"
+    assert by_id["dataset"].stdout.split() == ["16000", "16000", "True", "512"]
+    assert by_id["image_variation"].stdout.strip() == "Image"
     for name in (
         "made_up_id",
         "made_up_pipeline",
@@ -328,6 +466,11 @@ def test_answers_run_against_the_huggingface_world(backend, tmp_path):
         "made_up_flair",
         "made_up_speechbrain",
         "made_up_pyannote",
+        "made_up_asteroid",
+        "made_up_sb3",
+        "made_up_legacy",
+        "made_up_dataset",
+        "made_up_pipeline_task",
     ):
         assert by_id[name].status is Status.hub_error, (
             name,

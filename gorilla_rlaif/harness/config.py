@@ -215,6 +215,13 @@ def sandbox_env(config: SandboxConfig, marker: str) -> dict[str, str]:
         "TFHUB_CACHE_DIR": "/cache/tfhub",
         "SENTENCE_TRANSFORMERS_HOME": "/cache/sentence_transformers",
         "FLAIR_CACHE_ROOT": "/cache/flair",
+        # asteroid's `from_pretrained("org/name")` reads the legacy `cached_download` layout from
+        # here (the Hugging Face cache holds it); its default is ~/.cache/torch/asteroid
+        "ASTEROID_CACHE": "/cache/huggingface/hub",
+        # datasets and remote code write beside what they read (locks, `map` caches, modules): a
+        # writable cache in HOME; the world's prepared datasets are linked into it per snippet
+        "HF_DATASETS_CACHE": "/tmp/.cache/huggingface/datasets",
+        "HF_MODULES_CACHE": "/tmp/.cache/huggingface/modules",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "GORILLA_SANDBOX_RUN": marker,
     }

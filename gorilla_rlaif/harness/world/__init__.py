@@ -79,7 +79,12 @@ PARTS: dict[str, Part] = {
         "huggingface",
         "standins_hf.py",
         ("huggingface", "sentence_transformers", "flair"),
-        helpers=("standins_speechbrain.py", "standins_pyannote.py"),
+        helpers=(
+            "standins_speechbrain.py",
+            "standins_pyannote.py",
+            "standins_libs.py",
+            "standins_datasets.py",
+        ),
     ),
     "tfhub": Part("tfhub", "tfhub", "standins_tfhub.py", ("tfhub",)),
     "torchhub": Part("torchhub", "torchhub", "standins_torchhub.py", ("torch",)),

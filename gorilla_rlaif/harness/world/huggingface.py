@@ -9,8 +9,10 @@ name bound to one), `pipeline("task", model="id")`, `SentenceTransformer("id")`,
 `hf_hub_download(repo_id="id", filename="f")` / `hf_hub_url(...)`, `timm.create_model("hf_hub:id")`,
 and the libraries that read the Hub themselves: ultralyticsplus (`YOLO("org/name")`), yolov5
 (`yolov5.load("org/name")`), flair (`SequenceTagger.load("org/name")`), huggingsound
-(`SpeechRecognitionModel("org/name")`: a wav2vec2 CTC model) and SpeechBrain
-(`Interface.from_hparams(source="org/name")`).
+(`SpeechRecognitionModel("org/name")`: a wav2vec2 CTC model), SpeechBrain
+(`Interface.from_hparams(source="org/name")`) and huggingface_sb3 / rl_zoo3
+(`load_from_hub(repo_id, filename)`). Also recorded: the `revision=` an answer asks for and the
+delimiter it reads a repository's CSVs with.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ log = logging.getLogger(__name__)
 
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 # Names under which answers call the file-download helpers of huggingface_hub.
-DOWNLOAD_FUNCS = {"hf_hub_download", "hf_hub_url", "cached_download", "snapshot_download"}
+# (huggingface_sb3's and rl_zoo3's `load_from_hub(repo_id, filename)` is hf_hub_download.)
+DOWNLOAD_FUNCS = {"hf_hub_download", "hf_hub_url", "cached_download", "snapshot_download", "load_from_hub"}
 LOADER_FUNCS = {"SentenceTransformer": "sentence_transformers", "from_pretrained_keras": "keras"}
 # Libraries with loaders of their own that download from the Hub: `YOLO("org/name")`
 # (ultralyticsplus: best.pt), `yolov5.load("org/name")` (the repository's .pt),
@@ -62,7 +65,9 @@ def usages_in_code(code: str) -> list[tuple[str, str, str]]:
     """`(model_id, kind, detail)` for every way `code` loads a Hugging Face model id. Kinds:
     'class' (detail: the class name), 'pipeline' (the task, '' if none), 'file' (the file name),
     'sentence_transformers', 'timm', 'keras', 'ultralytics', 'yolov5', 'flair', 'speechbrain'
-    (detail: the interface class). Unparseable code yields nothing."""
+    (detail: the interface class), 'csvsep' (the delimiter the code reads the repo's CSVs with),
+    'revision' (a `revision=` the code asks for).
+    Unparseable code yields nothing."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
@@ -77,17 +82,22 @@ def usages_in_code(code: str) -> list[tuple[str, str, str]]:
         if alias.asname
     }
     found: list[tuple[str, str, str]] = []
+    csv_seps: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name, qualifier = _callee(node)
         kw = {k.arg: k.value for k in node.keywords if k.arg}
         first = node.args[0] if node.args else None
+        if name == "read_csv" and (sep := _const_str(kw.get("sep") or kw.get("delimiter"), names)):
+            csv_seps.add(sep)
         if name == "from_pretrained" and qualifier:
             model_id = _const_str(first or kw.get("pretrained_model_name_or_path"), names)
             if model_id:
                 # pyannote's `org/name@revision`: the repository is `org/name`
                 found.append((model_id.split("@")[0], "class", qualifier.split(".")[-1]))
+                if revision := _const_str(kw.get("revision"), names):  # `revision='v2.0'`: a ref too
+                    found.append((model_id.split("@")[0], "revision", revision))
         elif name == "pipeline":
             task = _const_str(first or kw.get("task"), names) or ""
             for key in ("model", "tokenizer", "feature_extractor", "image_processor"):
@@ -124,6 +134,10 @@ def usages_in_code(code: str) -> list[tuple[str, str, str]]:
                 found.append((model_id.removeprefix("hf_hub:"), "timm", ""))
             elif model_id:  # a timm name: pretrained weights come from the Hub repo its config names
                 found.append((f"timm/{model_id}", "timm", ""))
+    if len(csv_seps) == 1:  # the code reads its CSVs with another delimiter: so are the repo's CSVs
+        found += [
+            (m, "csvsep", next(iter(csv_seps))) for m, k, d in found if k == "file" and d.endswith(".csv")
+        ]
     return [(m, k, d) for m, k, d in found if HF_ID.match(m) and len(m) < 120]
 
 

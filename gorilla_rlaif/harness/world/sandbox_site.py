@@ -300,6 +300,40 @@ def install_offline_hub_listing() -> None:
         huggingface_hub.list_repo_files = hf_api.api.list_repo_files
 
 
+# `pipeline(model="org/name")` with no task: transformers asks the Hub for the id's pipeline_tag
+PIPELINE_WITHOUT_TASK = re.compile(r"\bpipeline\(\s*model\s*=")
+PIPELINE_TAGS = "pipeline_tags.json"  # written by standins_hf.py into HF_HOME
+
+
+def install_offline_pipeline_tags(path: str) -> None:
+    """`transformers.pipelines.get_task` answered from the world's pipeline tags (the Hub's
+    `pipeline_tag` of each stand-in, from its API-database task). transformers refuses outright in
+    offline mode; an id outside the world fails as the online lookup of a missing repository does
+    (a RuntimeError whose context is `RepositoryNotFoundError`). Idempotent."""
+    from transformers import pipelines
+
+    if getattr(pipelines.get_task, "_gorilla_offline", False):
+        return
+    tags: dict = {}
+    with contextlib.suppress(OSError, ValueError), open(path) as f:
+        tags = json.load(f)
+
+    def get_task(model, token=None, **kwargs):
+        if model in tags:
+            return tags[model]
+        from huggingface_hub.utils import RepositoryNotFoundError
+
+        try:
+            raise RepositoryNotFoundError(
+                f"{model} is not in the offline world: the Hub is not reachable", response=None
+            )
+        except RepositoryNotFoundError as exc:
+            raise RuntimeError(f"Instantiating a pipeline without a task set raised an error: {exc}") from exc
+
+    get_task._gorilla_offline = True
+    pipelines.get_task = get_task
+
+
 def link_pyannote_cache(hub_cache: str) -> None:
     """pyannote.audio 3 downloads into a cache of its own (`$PYANNOTE_CACHE`, else
     ~/.cache/torch/pyannote) that must be writable (SpeechBrain links an embedding's files into it):
@@ -311,6 +345,23 @@ def link_pyannote_cache(hub_cache: str) -> None:
             link = os.path.join(target, name)
             if name.startswith("models--") and not os.path.lexists(link):
                 os.symlink(os.path.join(hub_cache, name), link)
+
+
+def link_datasets_cache(world_datasets: str, target: str) -> None:
+    """The world's prepared datasets (`standins_datasets.py`) seen from the writable
+    `HF_DATASETS_CACHE`: real directories holding links to the read-only files, so `datasets`
+    can take its locks and write `map` caches beside them."""
+    if not os.path.isdir(world_datasets):
+        return
+    for base, dirs, files in os.walk(world_datasets):
+        if base == world_datasets and "downloads" in dirs:  # clips the datasets name by absolute path
+            dirs.remove("downloads")
+        directory = os.path.join(target, os.path.relpath(base, world_datasets))
+        os.makedirs(directory, exist_ok=True)
+        for name in files:
+            link = os.path.join(directory, name)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(base, name), link)
 
 
 def link_torch_home(torch_home: str, standins: str, reloadable: bool = False) -> None:
@@ -352,8 +403,12 @@ def prepare(request: dict) -> None:
         # names it: importing it for every TensorFlow snippet would cost ~0.1 s each
         if "huggingface_hub" in sys.modules or "ultralyticsplus" in code or "list_repo_files" in code:
             install_offline_hub_listing()
+        if PIPELINE_WITHOUT_TASK.search(code) and os.environ.get("HF_HOME"):
+            install_offline_pipeline_tags(os.path.join(os.environ["HF_HOME"], PIPELINE_TAGS))
     if world.get("torch_home") and "torch" in code:  # only torch code reaches torch.hub
         link_torch_home(world["torch_home"], world["torch_hub"], reloadable="force_reload" in code)
+    if "load_dataset" in code and os.environ.get("HF_HOME") and os.environ.get("HF_DATASETS_CACHE"):
+        link_datasets_cache(os.path.join(os.environ["HF_HOME"], "datasets"), os.environ["HF_DATASETS_CACHE"])
     if "pyannote" in code and os.environ.get("HF_HOME"):
         link_pyannote_cache(os.path.join(os.environ["HF_HOME"], "hub"))
     materialize_inputs(request["code"], request["workdir"], world["inputs"], world.get("scratch_roots", ()))

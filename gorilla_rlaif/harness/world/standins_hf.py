@@ -10,7 +10,8 @@ How an id becomes a stand-in:
 1. its *recipe*: diffusers (a diffusers class loads it), sentence-transformers, timm, files only
    (`hf_hub_download` of a joblib/csv/...), a library's own format (ultralyticsplus' and yolov5's YOLO
    checkpoints, a flair tagger, a SpeechBrain model: `standins_speechbrain.py`, a pyannote model or
-   pipeline: `standins_pyannote.py`), or transformers;
+   pipeline: `standins_pyannote.py`, an asteroid model or a Stable-Baselines3 agent:
+   `standins_libs.py`), or transformers (with its ONNX export when `ORTModelFor*` loads it);
 2. for transformers, its *model type*: the type of a concrete class the code names
    (`DetrForObjectDetection` -> detr; tokenizer and processor classes count too), else a model type
    named by the id (`facebook/wav2vec2-base-960h` -> wav2vec2) that every Auto class and pipeline
@@ -24,6 +25,9 @@ How an id becomes a stand-in:
 
 Every template is loaded back with the classes the plan names, and failures are reported per id
 (report.json): a stand-in that cannot be built is absent, so the code meets a `hub_error`.
+
+Beside the snapshots: links for the legacy `cached_download(url)` lookup, each id's Hub
+`pipeline_tag` (`pipeline_tags.json`) and the Hub datasets answers load (`standins_datasets.py`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ logging.disable(logging.WARNING)
 
 REVISION = "0" * 40  # the commit hash the cache claims; offline, any 40-hex string works
 SEED = 0
+PIPELINE_TAGS = "pipeline_tags.json"  # in HF_HOME: id -> the Hub's pipeline_tag (sandbox_site reads it)
 TEXT = (
     "the quick brown fox jumps over the lazy dog . hello world ! how are you today ? "
     "translate english to french : summarize : question answer context table image photo "
@@ -181,6 +186,16 @@ PER_TYPE: dict[str, dict] = {
         "prior_encoder_num_wavenet_layers": 2,
     },
     "hifigan": {"upsample_initial_channel": 32},
+    # OpenAI's GPT-2 configs (and the fine-tunes that copy them) sample in the text-generation
+    # pipeline: `num_return_sequences=5` works there, and fails with greedy decoding
+    "gpt2": {"task_specific_params": {"text-generation": {"do_sample": True, "max_length": 50}}},
+    # rotary embeddings cover at most a head: the 64-dim default exceeds a tiny head's 16
+    "gptj": {"rotary_dim": 4},
+    # CodeGen splits heads across mp_num=4 model-parallel shards: heads must be a multiple of 4
+    "codegen": {"n_head": 4, "rotary_dim": 4},
+    # 128 learned positions: the tiny character-level BPE spends ~4x the real one's tokens on a
+    # prompt, so a one-sentence prompt would overflow them
+    "blenderbot": {"max_position_embeddings": 512},
     "align_vision_model": {"width_coefficient": 0.25, "depth_coefficient": 0.5, "hidden_dim": 64},
     "efficientnet": {"width_coefficient": 0.25, "depth_coefficient": 0.5, "hidden_dim": 64},
     "maskformer": {"fpn_feature_size": 32, "mask_feature_size": 32},
@@ -253,6 +268,8 @@ def shrink(config, model_type: str) -> None:
     text, vision = getattr(config, "text_config", None), getattr(config, "vision_config", None)
     if text is not None and vision is not None and hasattr(text, "encoder_hidden_size"):
         text.encoder_hidden_size = vision.hidden_size
+    if model_type == "align":  # image embeddings are the last block's 320 x width channels, unprojected
+        config.projection_dim = int(320 * config.vision_config.width_coefficient)
 
 
 # ----------------------------------------------------------------------------- tokenizers
@@ -530,6 +547,11 @@ def _fit_image_size(component, config) -> None:
             break
     if image_size is None:
         return
+    if type(component).__name__ == "ChineseCLIPImageProcessor":
+        # its resize reads height and width, which its published configs give (the default's
+        # shortest_edge only works through a default nobody ships)
+        component.size = {"height": image_size, "width": image_size}
+        return
     for attr in ("size", "crop_size"):
         current = getattr(component, attr, None)
         if isinstance(current, dict):
@@ -540,7 +562,12 @@ def _fit_image_size(component, config) -> None:
                 and attr == "size"
                 and getattr(component, "crop_size", None) is None
             ):
-                setattr(component, attr, {"shortest_edge": image_size})
+                size = {**current, "shortest_edge": image_size}
+                if current.get("longest_edge"):  # YOLOS / DETR: keep the aspect bound
+                    size["longest_edge"] = max(
+                        image_size, round(image_size * current["longest_edge"] / current["shortest_edge"])
+                    )
+                setattr(component, attr, size)
 
 
 def _oneformer_metadata() -> None:
@@ -857,6 +884,13 @@ def resolve(item: dict, index: Index) -> dict:
         recipe = pyannote_recipe(model_id)
         if recipe is not None:
             return {"kind": "pyannote", "recipe": recipe}
+    from standins_libs import asteroid_recipe, sb3_recipe
+
+    # asteroid and Stable-Baselines3 repositories hold their library's format whatever class an
+    # answer loads them with (`AutoModelForAudioToAudio` on an asteroid id fails on the real model)
+    library_recipe = asteroid_recipe(model_id) or sb3_recipe(model_id)
+    if library_recipe is not None:
+        return library_recipe
     interfaces = [x.split(":", 1)[1] for x in item["loaders"] if x.startswith("speechbrain:")]
     if interfaces:
         from standins_speechbrain import speechbrain_recipe
@@ -924,6 +958,9 @@ def resolve(item: dict, index: Index) -> dict:
         return {"kind": "none", "why": f"no architecture supports all of {classes + tasks}"}
     labels = "nli" if "zero-shot-classification" in normalized_tasks else "default"
     extra = {"flavour": ved_flavour(model_id, classes)} if model_type == "vision-encoder-decoder" else {}
+    onnx = next((ORT_TASKS[c] for c in classes if c in ORT_TASKS), None)
+    if onnx:  # `ORTModelForSeq2SeqLM.from_pretrained(id)`: the repository also holds the ONNX export
+        extra["onnx"] = onnx
     return {
         **extra,
         "kind": "transformers",
@@ -934,6 +971,19 @@ def resolve(item: dict, index: Index) -> dict:
         "tasks": sorted(set(normalized_tasks)),
         "labels": labels,
     }
+
+
+# Optimum's ONNX Runtime classes and the export task that writes the files each reads.
+ORT_TASKS = {
+    "ORTModelForSeq2SeqLM": "text2text-generation-with-past",
+    "ORTModelForCausalLM": "text-generation-with-past",
+    "ORTModelForSequenceClassification": "text-classification",
+    "ORTModelForTokenClassification": "token-classification",
+    "ORTModelForQuestionAnswering": "question-answering",
+    "ORTModelForFeatureExtraction": "feature-extraction",
+    "ORTModelForImageClassification": "image-classification",
+    "ORTModelForSpeechSeq2Seq": "automatic-speech-recognition-with-past",
+}
 
 
 def _is_model_class(index: Index, name: str) -> bool:
@@ -1057,6 +1107,9 @@ def build_transformers(index: Index, recipe: dict, out: str) -> None:
         _set_vocab(config, tokenizer_size(tokenizer), tokenizer)
         tokenizer.model_max_length = _max_length(config)
         tokenizer.save_pretrained(out)
+        reloaded = _reloaded_size(out)
+        if reloaded > tokenizer_size(tokenizer):
+            _set_vocab(config, reloaded, tokenizer)
     if recipe.get("labels") == "nli":
         config.id2label = {0: "contradiction", 1: "neutral", 2: "entailment"}
         config.label2id = {v: k for k, v in config.id2label.items()}
@@ -1182,6 +1235,19 @@ def tokenizer_size(tokenizer) -> int:
         if isinstance(table, dict):
             ids += [v for v in table.values() if isinstance(v, int)]
     return max(len(tokenizer), max(ids, default=0) + 1)
+
+
+def _reloaded_size(directory: str) -> int:
+    """`tokenizer_size` of the saved tokenizer as code loads it (`AutoTokenizer`, fast and slow):
+    converting a tiny SentencePiece tokenizer can number special tokens past the built one's
+    (CamemBERT's `<mask>`), and the model's vocabulary must hold every id either produces."""
+    from transformers import AutoTokenizer
+
+    sizes = [0]
+    for use_fast in (True, False):
+        with contextlib.suppress(Exception):
+            sizes.append(tokenizer_size(AutoTokenizer.from_pretrained(directory, use_fast=use_fast)))
+    return max(sizes)
 
 
 def _token_id(tokenizer, *kinds: str) -> int:
@@ -1396,6 +1462,25 @@ def build_diffusers(pipeline: str, out: str) -> None:
             feature_extractor=None,
             requires_safety_checker=False,
         )
+    elif pipeline == "StableDiffusionImageVariationPipeline":  # conditioned on a CLIP image embedding
+        vision_config = tf.CLIPVisionConfig(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            projection_dim=32,
+            image_size=224,
+            patch_size=32,
+        )
+        pipe = df.StableDiffusionImageVariationPipeline(
+            vae=vae,
+            image_encoder=tf.CLIPVisionModelWithProjection(vision_config),
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=tf.CLIPImageProcessor(),
+            requires_safety_checker=False,
+        )
     else:
         cls = getattr(df, pipeline, df.StableDiffusionPipeline)
         try:
@@ -1429,9 +1514,12 @@ def _controlnet_kwargs() -> dict:
     return {**kwargs, "conditioning_embedding_out_channels": (16, 32)}
 
 
-def build_files(files: list[str], out: str, inputs: str) -> None:
+def build_files(files: list[str], out: str, inputs: str, csv_sep: str | None = None) -> None:
     """Files a repo is downloaded for (`hf_hub_download(repo, 'model.joblib')`): the sample of
-    that type, under that name."""
+    that type, under that name. CSVs are written with the delimiter the code reads them with
+    (`pd.read_csv(path, sep=';')`: the UCI wine-quality file is semicolon-separated)."""
+    import csv
+
     from sandbox_site import SAMPLE_FOR  # beside this file (main puts it on sys.path)
 
     for name in files:
@@ -1440,7 +1528,46 @@ def build_files(files: list[str], out: str, inputs: str) -> None:
         if sample:
             target = os.path.join(out, name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copyfile(os.path.join(inputs, sample), target)
+            if ext == "csv" and csv_sep and csv_sep != ",":
+                with (
+                    open(os.path.join(inputs, sample), newline="") as src,
+                    open(target, "w", newline="") as dst,
+                ):
+                    csv.writer(dst, delimiter=csv_sep).writerows(csv.reader(src))
+            else:
+                shutil.copyfile(os.path.join(inputs, sample), target)
+
+
+def csv_sep(item: dict) -> str | None:
+    return next((x.split(":", 1)[1] for x in item["loaders"] if x.startswith("csvsep:")), None)
+
+
+def link_legacy_downloads(hub: str, model_id: str, snapshot: str) -> None:
+    """huggingface_hub's legacy `cached_download(hf_hub_url(repo, name))` (and asteroid, through it)
+    looks a file up in the cache directory under `url_to_filename(url)`, not in the repository's
+    snapshot: a relative link under that name for each of the snapshot's top-level files."""
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.file_download import url_to_filename
+
+    for name in sorted(os.listdir(snapshot)):
+        path = os.path.join(snapshot, name)
+        if not os.path.isfile(path) or name == "GORILLA_STANDIN.json":
+            continue
+        link = os.path.join(hub, url_to_filename(hf_hub_url(model_id, name)))
+        if not os.path.lexists(link):
+            os.symlink(os.path.relpath(path, hub), link)
+
+
+def hub_pipeline_tag(index: Index, domain: str) -> str | None:
+    """The Hub's `pipeline_tag` of an id, from its API-database domain ("Natural Language
+    Processing Text Classification" -> "text-classification"): the longest tail of the domain that
+    is a pipeline task. `pipeline(model=id)` without a task asks the Hub for it."""
+    words = domain.lower().replace("-", " ").split()
+    for start in range(len(words)):
+        task = "-".join(words[start:])
+        if index.task_info(task)[0]:
+            return task
+    return None
 
 
 TIMM_MAX_PARAMS = 30_000_000  # real timm architectures cannot be shrunk (weights must fit the name)
@@ -1768,9 +1895,11 @@ def add_pyannote_references(plan: list[dict]) -> list[dict]:
 
 def template_key(item: dict, recipe: dict) -> str:
     if recipe["kind"] == "files":
-        return "files:" + ",".join(sorted(item["files"]))
+        return "files:" + ",".join(sorted(item["files"])) + (f":sep={csv_sep(item)}" if csv_sep(item) else "")
     if recipe["kind"] == "timm":
         return "timm:" + timm_name(item["id"])
+    if recipe["kind"] == "sb3":  # the zips are named after the id and the files answers ask for
+        return "sb3:" + item["id"] + ":" + ",".join(sorted(item["files"]))
     return json.dumps(recipe, sort_keys=True)
 
 
@@ -1798,6 +1927,7 @@ class Builder:
             os.makedirs(d, exist_ok=True)
         self.index = Index()
         self.templates: dict[str, str | Exception] = {}
+        self.pipeline_tags: dict[str, str] = {}  # what the offline Hub answers for an id's task
 
     def build_template(self, item: dict, recipe: dict) -> tuple[str, list[str]]:
         """The template directory for `recipe`, and the extra ids it answers to (timm's Hub ids)."""
@@ -1814,10 +1944,22 @@ class Builder:
             kind = recipe["kind"]
             if kind == "transformers":
                 build_transformers(self.index, recipe, directory)
+                if recipe.get("onnx"):
+                    from standins_libs import export_onnx
+
+                    export_onnx(directory, recipe["onnx"])
+            elif kind == "asteroid":
+                from standins_libs import build_asteroid
+
+                build_asteroid(recipe, directory, seed=SEED)
+            elif kind == "sb3":
+                from standins_libs import build_sb3
+
+                build_sb3(recipe, directory, item["files"], seed=SEED)
             elif kind == "diffusers":
                 build_diffusers(recipe["pipeline"], directory)
             elif kind == "files":
-                build_files(item["files"], directory, self.inputs)
+                build_files(item["files"], directory, self.inputs, csv_sep(item))
             elif kind == "timm":
                 build_timm(item["id"], directory)
             elif kind == "ultralytics":
@@ -1887,8 +2029,20 @@ class Builder:
                             self.hf_root,
                             target_id,
                             template,
-                            revisions=recipe.get("recipe", {}).get("revisions"),
+                            revisions=[
+                                *recipe.get("recipe", {}).get("revisions", []),
+                                *(x.split(":", 1)[1] for x in item["loaders"] if x.startswith("revision:")),
+                            ],
                         )
+                        if item["files"] or recipe["kind"] in ("files", "asteroid"):
+                            link_legacy_downloads(
+                                os.path.join(self.hf_root, "hub"),
+                                target_id,
+                                snapshot_dir(self.hf_root, target_id),
+                            )
+                        tag = hub_pipeline_tag(self.index, (item.get("hints") or {}).get("domain") or "")
+                        if tag and recipe["kind"] == "transformers":
+                            self.pipeline_tags[target_id] = tag
             entry["ok"] = True
         except Exception as exc:
             entry["ok"] = False
@@ -1920,18 +2074,26 @@ def main(argv: list[str] | None = None) -> int:
     items = {}
     for item in tqdm(plan, desc="huggingface stand-ins", unit="id", file=sys.stderr, mininterval=5):
         items[item["id"]] = builder.build(item)
+    from standins_datasets import build_all
+
+    built_datasets = build_all(os.path.join(builder.hf_root, "datasets"), args.inputs)
     report = {
         "built": sum(e["ok"] for e in items.values()),
         "failed": sum(not e["ok"] for e in items.values()),
         "items": items,
+        "datasets": built_datasets,
         "templates": {k: (v if isinstance(v, str) else f"failed: {v}") for k, v in builder.templates.items()},
         "build_s": round(time.monotonic() - start, 1),
     }
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
+    with open(os.path.join(builder.hf_root, PIPELINE_TAGS), "w") as f:
+        json.dump(builder.pipeline_tags, f, indent=0, sort_keys=True)
+    datasets_ok = sum(v == "ok" for v in report["datasets"].values())
     print(
         f"huggingface stand-ins: {report['built']} built, {report['failed']} failed, "
-        f"{len(builder.templates)} templates, {report['build_s']} s",
+        f"{len(builder.templates)} templates, {datasets_ok}/{len(report['datasets'])} datasets, "
+        f"{report['build_s']} s",
         file=sys.stderr,
     )
     return 0
