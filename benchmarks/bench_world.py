@@ -85,19 +85,12 @@ UNPUBLISHED = {
 def _library_format(code: str) -> str | None:
     """The library whose format the stand-in of an id in `code` has, when not transformers'
     (asteroid, Stable-Baselines3): the world's own recipes say (`standins_libs.py`)."""
-    import importlib.util
+    from gorilla_rlaif.harness.world import huggingface, standins_libs
 
-    from gorilla_rlaif.harness.world import huggingface
-
-    spec = importlib.util.spec_from_file_location(
-        "standins_libs", Path(huggingface.__file__).with_name("standins_libs.py")
-    )
-    libs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(libs)
     for model_id, _, _ in huggingface.usages_in_code(code):
-        if libs.asteroid_recipe(model_id):
+        if standins_libs.asteroid_recipe(model_id):
             return "asteroid"
-        if libs.sb3_recipe(model_id):
+        if standins_libs.sb3_recipe(model_id):
             return "Stable-Baselines3"
     return None
 
@@ -297,7 +290,7 @@ def _code_fault(text: str) -> str | None:
         return "gives the table-QA pipeline a table that is not a DataFrame"
     if "You need to specify either `text` or `text_target`" in text:
         return "calls a tokenizer without text"
-    if "ValueError: table is empty" in text or text.endswith("table is empty"):
+    if text.endswith("table is empty"):
         return "gives the table-QA pipeline an empty table"
     if "'module' object is not callable" in text:
         return "calls a module as a function (`from X import name` imported a module, not a function)"

@@ -138,13 +138,8 @@ def test_planner_reads_revisions_csv_delimiters_and_rl_downloads():
 
 
 def test_library_recipes_follow_the_names_of_the_repositories():
-    import importlib.util
-    from pathlib import Path
+    from gorilla_rlaif.harness.world import standins_libs as libs  # standard library at module level
 
-    path = Path(huggingface.__file__).with_name("standins_libs.py")
-    spec = importlib.util.spec_from_file_location("standins_libs", path)
-    libs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(libs)  # standard library only at module level: importable here
     assert libs.asteroid_recipe("JorisCos/ConvTasNet_Libri3Mix_sepclean_8k") == {
         "kind": "asteroid",
         "model": "ConvTasNet",
@@ -170,15 +165,9 @@ def test_the_pipeline_task_patch_is_installed_only_where_the_code_omits_the_task
 
 
 def test_prepared_datasets_are_seen_where_the_sandbox_mounts_them():
-    import importlib.util
-    from pathlib import Path
-
     from gorilla_rlaif.harness.config import SandboxConfig, sandbox_env
+    from gorilla_rlaif.harness.world import standins_datasets as datasets_module
 
-    path = Path(huggingface.__file__).with_name("standins_datasets.py")
-    spec = importlib.util.spec_from_file_location("standins_datasets", path)
-    datasets_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(datasets_module)
     env = sandbox_env(SandboxConfig(), marker="x")
     assert env["HF_HOME"] + "/datasets" == datasets_module.SANDBOX_DATASETS
     assert env["HF_DATASETS_CACHE"].startswith(env["HOME"])  # writable: locks and map caches

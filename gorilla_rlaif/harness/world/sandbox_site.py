@@ -302,7 +302,7 @@ def install_offline_hub_listing() -> None:
 
 # `pipeline(model="org/name")` with no task: transformers asks the Hub for the id's pipeline_tag
 PIPELINE_WITHOUT_TASK = re.compile(r"\bpipeline\(\s*model\s*=")
-PIPELINE_TAGS = "pipeline_tags.json"  # written by standins_hf.py into HF_HOME
+PIPELINE_TAGS = "pipeline_tags.json"  # in HF_HOME, written by standins_hf.py (which imports this name)
 
 
 def install_offline_pipeline_tags(path: str) -> None:

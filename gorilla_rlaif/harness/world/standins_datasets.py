@@ -32,30 +32,42 @@ def _clip(cache_dir: str, inputs: str, dataset: str, name: str) -> str:
     return f"{SANDBOX_DATASETS}/{relative}"
 
 
+def _audio_features(**more):
+    """The columns every downloaded audio dataset starts with: the clip's local path and the
+    decoded audio, then the dataset's own."""
+    import datasets
+
+    return datasets.Features(
+        {"file": datasets.Value("string"), "audio": datasets.Audio(sampling_rate=SAMPLE_RATE), **more}
+    )
+
+
+def _audio_row(inputs: str, cache_dir: str, dataset: str, name: str, **more) -> dict:
+    return {"file": _clip(cache_dir, inputs, dataset, name), "audio": _audio(inputs), **more}
+
+
 def _librispeech(inputs: str, cache_dir: str) -> dict:
     import datasets
 
     return {
         "config": "clean",
         "splits": {"validation": 8},
-        "features": datasets.Features(
-            {
-                "file": datasets.Value("string"),
-                "audio": datasets.Audio(sampling_rate=SAMPLE_RATE),
-                "text": datasets.Value("string"),
-                "speaker_id": datasets.Value("int64"),
-                "chapter_id": datasets.Value("int64"),
-                "id": datasets.Value("string"),
-            }
+        "features": _audio_features(
+            text=datasets.Value("string"),
+            speaker_id=datasets.Value("int64"),
+            chapter_id=datasets.Value("int64"),
+            id=datasets.Value("string"),
         ),
-        "row": lambda i: {
-            "file": _clip(cache_dir, inputs, "librispeech", f"1272-128104-{i:04d}.wav"),
-            "audio": _audio(inputs),
-            "text": "MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES",
-            "speaker_id": 1272,
-            "chapter_id": 128104,
-            "id": f"1272-128104-{i:04d}",
-        },
+        "row": lambda i: _audio_row(
+            inputs,
+            cache_dir,
+            "librispeech",
+            f"1272-128104-{i:04d}.wav",
+            text="MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES",
+            speaker_id=1272,
+            chapter_id=128104,
+            id=f"1272-128104-{i:04d}",
+        ),
     }
 
 
@@ -65,18 +77,10 @@ def _superb_er(inputs: str, cache_dir: str) -> dict:
     return {
         "config": "er",
         "splits": {"session1": 8},
-        "features": datasets.Features(
-            {
-                "file": datasets.Value("string"),
-                "audio": datasets.Audio(sampling_rate=SAMPLE_RATE),
-                "label": datasets.ClassLabel(names=["neu", "hap", "ang", "sad"]),
-            }
+        "features": _audio_features(label=datasets.ClassLabel(names=["neu", "hap", "ang", "sad"])),
+        "row": lambda i: _audio_row(
+            inputs, cache_dir, "superb_er", f"Ses01F_impro01_F{i:03d}.wav", label=i % 4
         ),
-        "row": lambda i: {
-            "file": _clip(cache_dir, inputs, "superb_er", f"Ses01F_impro01_F{i:03d}.wav"),
-            "audio": _audio(inputs),
-            "label": i % 4,
-        },
     }
 
 
